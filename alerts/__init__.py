@@ -1,0 +1,1 @@
+"""Alarm records and the notifiers that tell people. Imports ``sensors`` only."""

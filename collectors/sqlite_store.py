@@ -1,0 +1,281 @@
+"""The embedded time-series store: readings, quarantine and presence in one SQLite file.
+
+Writes come from one ingest thread, a batch per transaction (group commit), so a burst
+costs one fsync, not one per message. WAL lets the console read while the collector
+writes. A reading's key is (site, sensor, ts): a message redelivered after a crash
+(acknowledged too late to stop the broker resending it) is ignored, not stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from collectors.quarantine import Rejected
+from sensors.clock import from_ns, to_ns
+from sensors.payload import MEASUREMENTS
+from sensors.reading import PresenceUpdate, Reading
+
+# Quarantine keeps the newest rows only; the per-reason counters keep every message.
+QUARANTINE_KEEP_ROWS = 10_000
+
+# A reading is kept as the validated message the sensor sent (JSON text; SQLite's json
+# functions read it), keyed by (site, sensor, ts). Measured on this machine: 3.2 µs a
+# row, against 7.4 µs for a column per measurement in a WITHOUT ROWID table; the hot
+# path has about 20 µs a message to spend in all.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    sensor TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    room TEXT NOT NULL,
+    received_ns INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS readings_key ON readings (site, sensor, ts_ns);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    received_ns INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    payload_size INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine_counts (
+    reason TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS presence (
+    site TEXT NOT NULL,
+    sensor TEXT NOT NULL,
+    online INTEGER NOT NULL,
+    received_ns INTEGER NOT NULL,
+    PRIMARY KEY (site, sensor)
+);
+"""
+# The whole batch is one statement over a JSON array, not executemany: Python's sqlite3
+# releases and retakes the GIL for every row of an executemany, and with paho's thread
+# competing each retake can wait a full switch interval (measured here: 3.3 µs a row
+# alone, over 1 ms a row beside a busy thread). One statement releases the GIL once and
+# lets SQLite insert the batch on the other core while paho keeps reading.
+_INSERT_READINGS = (
+    "INSERT OR IGNORE INTO readings (site, sensor, ts_ns, room, received_ns, payload) "
+    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->'$[5]' "
+    "FROM json_each(?)"
+)
+# How far back `latest` looks for a measurement a sensor sends only now and then.
+LATEST_LOOKBACK_ROWS = 50
+
+
+class Durability(StrEnum):
+    """How hard a commit waits for the disk (SQLite ``synchronous`` in WAL mode)."""
+
+    # fsync the WAL on every commit: survives power loss. The default.
+    FULL = "full"
+    # Survives a crash of the process, not of the machine; faster on slow disks.
+    NORMAL = "normal"
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one ingest transaction writes."""
+
+    readings: list[Reading] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    presence: list[PresenceUpdate] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SensorLatest:
+    """The newest value of each measurement a sensor has reported."""
+
+    site: str
+    sensor: str
+    last_seen: datetime
+    values: dict[str, Any]
+    online: bool | None  # the device's own presence report, if it sends one
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedMessage:
+    id: int
+    received_at: datetime
+    topic: str
+    payload: str  # what was kept, decoded with replacement characters for display
+    payload_size: int
+    reason: str
+    detail: str
+
+
+class SqliteReadingStore:
+    """Readings, quarantine and presence in one SQLite file (WAL)."""
+
+    def __init__(self, path: Path, durability: Durability = Durability.FULL) -> None:
+        self.path = path
+        self._durability = durability
+        self._writer: sqlite3.Connection | None = None
+        self._local = threading.local()
+        # The newest receive stamp given to a reading that came without its own ts, per
+        # sensor: such readings share their batch's receive time, so each gets the next
+        # free nanosecond instead, and none collides with another on the key.
+        self._stamps: dict[tuple[str, str], int] = {}
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._durability.value.upper()}")
+        conn.executescript(_SCHEMA)
+        self._writer = conn
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- write side: called from the ingest thread only ------------------------------
+
+    def write(self, batch: Batch) -> None:
+        """Write the batch in one transaction; returns only once it is durable."""
+        conn = self._writer
+        if conn is None:
+            raise RuntimeError("the store is not started")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.readings:
+                rows = ",".join(map(self._reading_row, batch.readings))
+                conn.execute(_INSERT_READINGS, (f"[{rows}]",))
+            if batch.rejected:
+                self._write_rejected(conn, batch.rejected)
+            if batch.presence:
+                conn.executemany(
+                    "INSERT INTO presence (site, sensor, online, received_ns) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (site, sensor) DO UPDATE SET online = excluded.online, "
+                    "received_ns = excluded.received_ns WHERE excluded.received_ns >= received_ns",
+                    [(p.site, p.sensor, p.online, to_ns(p.received_at)) for p in batch.presence],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _reading_row(self, reading: Reading) -> str:
+        """One reading as a JSON array; the payload is embedded as it came (validated JSON)."""
+        received_ns = to_ns(reading.received_at)
+        if reading.payload.ts is not None:
+            ts_ns = to_ns(reading.ts)
+        else:
+            key = (reading.site, reading.sensor)
+            ts_ns = max(received_ns, self._stamps.get(key, 0) + 1)
+            self._stamps[key] = ts_ns
+        # Ids follow the contract's alphabet [A-Za-z0-9_-], so they need no escaping.
+        raw = reading.raw.decode("utf-8")
+        return f'["{reading.site}","{reading.sensor}",{ts_ns},"{reading.room}",{received_ns},{raw}]'
+
+    @staticmethod
+    def _write_rejected(conn: sqlite3.Connection, rejected: Sequence[Rejected]) -> None:
+        conn.executemany(
+            "INSERT INTO quarantine (received_ns, topic, payload, payload_size, reason, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (to_ns(r.received_at), r.topic, r.payload, r.payload_size, r.reason.value, r.detail)
+                for r in rejected
+            ],
+        )
+        counts: dict[str, int] = {}
+        for r in rejected:
+            counts[r.reason.value] = counts.get(r.reason.value, 0) + 1
+        conn.executemany(
+            "INSERT INTO quarantine_counts (reason, count) VALUES (?, ?) "
+            "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count",
+            counts.items(),
+        )
+        conn.execute(
+            "DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?",
+            (QUARANTINE_KEEP_ROWS,),
+        )
+
+    # -- read side: any thread, each with its own connection -------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
+
+    def latest(self, site: str, sensors: Sequence[str]) -> dict[str, SensorLatest]:
+        """Newest value per measurement for each sensor that has reported."""
+        conn = self._reader()
+        presence = {
+            row[0]: bool(row[1])
+            for row in conn.execute("SELECT sensor, online FROM presence WHERE site = ?", (site,))
+        }
+        result: dict[str, SensorLatest] = {}
+        for sensor in sensors:
+            rows = conn.execute(
+                "SELECT received_ns, payload FROM readings WHERE site = ? AND sensor = ? "
+                "ORDER BY ts_ns DESC LIMIT ?",
+                (site, sensor, LATEST_LOOKBACK_ROWS),
+            ).fetchall()
+            if not rows:
+                continue
+            values: dict[str, Any] = {}
+            for _, payload in rows:  # newest first: the first value seen of each wins
+                for name, value in json.loads(payload).items():
+                    if name in MEASUREMENTS and value is not None:
+                        values.setdefault(name, value)
+            last_seen = from_ns(max(row[0] for row in rows))
+            result[sensor] = SensorLatest(site, sensor, last_seen, values, presence.get(sensor))
+        return result
+
+    def quarantine(self, limit: int = 100, reason: str | None = None) -> list[QuarantinedMessage]:
+        sql = "SELECT id, received_ns, topic, payload, payload_size, reason, detail FROM quarantine"
+        params: tuple[Any, ...] = ()
+        if reason is not None:
+            sql += " WHERE reason = ?"
+            params = (reason,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._reader().execute(sql, (*params, limit)).fetchall()
+        return [
+            QuarantinedMessage(
+                id=row[0],
+                received_at=from_ns(row[1]),
+                topic=row[2],
+                payload=bytes(row[3]).decode("utf-8", errors="replace"),
+                payload_size=row[4],
+                reason=row[5],
+                detail=row[6],
+            )
+            for row in rows
+        ]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        rows = self._reader().execute("SELECT reason, count FROM quarantine_counts").fetchall()
+        return dict(rows)
+
+    def count_readings(self) -> int:
+        row = self._reader().execute("SELECT COUNT(*) FROM readings").fetchone()
+        return int(row[0])
+
+    def readings(self, site: str, sensor: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """A sensor's newest readings, newest first (for the console and tests)."""
+        rows = self._reader().execute(
+            "SELECT ts_ns, received_ns, room, payload FROM readings WHERE site = ? AND sensor = ? "
+            "ORDER BY ts_ns DESC LIMIT ?",
+            (site, sensor, limit),
+        )
+        return [
+            {"ts": from_ns(ts), "received_at": from_ns(rx), "room": room, **json.loads(payload)}
+            for ts, rx, room, payload in rows
+        ]

@@ -1,0 +1,59 @@
+"""What the console reads from: the ports it needs, bundled for the app factory.
+
+The console only reads. Its collaborators are Protocols so the service can hand over
+the real stores and a test can hand over anything with the same three methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerts.feed import AlarmFeed
+from alerts.models import Alarm, AlarmState
+from collectors.sqlite_store import QuarantinedMessage, SensorLatest
+from sensors.clock import Clock
+from sensors.facility import Facility
+
+# The heartbeat keeps proxies and browsers from closing an idle alarm stream.
+KEEPALIVE_SECONDS = 15.0
+
+
+class ReadingsReader(Protocol):
+    """The read side of the readings store (``collectors.sqlite_store.SqliteReadingStore``)."""
+
+    def latest(self, site: str, sensors: Sequence[str]) -> dict[str, SensorLatest]: ...
+
+    def quarantine(
+        self, limit: int = 100, reason: str | None = None
+    ) -> list[QuarantinedMessage]: ...
+
+    def quarantine_counts(self) -> dict[str, int]: ...
+
+
+class AlarmReader(Protocol):
+    """The read side of the alarm store (``alerts.store.AlarmStore``)."""
+
+    def list(
+        self, *, state: AlarmState | None = None, site: str | None = None, limit: int = 500
+    ) -> list[Alarm]: ...
+
+    def get(self, alarm_id: int) -> Alarm | None: ...
+
+
+@dataclass(frozen=True)
+class ConsoleContext:
+    """Everything the console app reads from; built by the service, or by a test."""
+
+    facility: Facility
+    readings: ReadingsReader
+    alarms: AlarmReader
+    feed: AlarmFeed
+    # Component status for /api/health: ``mqtt_connected``, counters, ``problems``.
+    health: Callable[[], dict[str, object]]
+    clock: Clock
+    # A sensor silent for longer than this many reporting intervals counts as offline;
+    # the same factor as the rules' silence alarm, so tile and alarm agree.
+    stale_after_factor: float = 3.0
+    keepalive_seconds: float = KEEPALIVE_SECONDS

@@ -1,0 +1,76 @@
+"""The console's OpenAPI document, and its committed snapshot ``console/openapi.json``.
+
+The document depends only on the routes and models, never on the facility or the
+machine, so a context with empty stores builds the same document as the service does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alerts.feed import AlarmFeed
+from alerts.models import Alarm, AlarmState
+from collectors.sqlite_store import QuarantinedMessage, SensorLatest
+from console.app import create_app
+from console.context import ConsoleContext
+from sensors.clock import SystemClock
+from sensors.facility import Facility
+
+SNAPSHOT = Path(__file__).with_name("openapi.json")
+REGENERATE = "lantai openapi > console/openapi.json"
+
+
+# Empty stores with the Protocols' signatures (hence the unused arguments).
+class _NoReadings:
+    def latest(self, site: str, sensors: Sequence[str]) -> dict[str, SensorLatest]:  # noqa: ARG002
+        return {}
+
+    def quarantine(
+        self,
+        limit: int = 100,  # noqa: ARG002
+        reason: str | None = None,  # noqa: ARG002
+    ) -> list[QuarantinedMessage]:
+        return []
+
+    def quarantine_counts(self) -> dict[str, int]:
+        return {}
+
+
+class _NoAlarms:
+    def list(
+        self,
+        *,
+        state: AlarmState | None = None,  # noqa: ARG002
+        site: str | None = None,  # noqa: ARG002
+        limit: int = 500,  # noqa: ARG002
+    ) -> list[Alarm]:
+        return []
+
+    def get(self, alarm_id: int) -> Alarm | None:  # noqa: ARG002
+        return None
+
+
+def document_context() -> ConsoleContext:
+    """A context with nothing in it: enough to build the app for its document."""
+    return ConsoleContext(
+        facility=Facility(sites={}, rooms={}, sensors={}),
+        readings=_NoReadings(),
+        alarms=_NoAlarms(),
+        feed=AlarmFeed(),
+        health=dict,
+        clock=SystemClock(),
+    )
+
+
+def openapi_document(ctx: ConsoleContext | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the console app."""
+    return create_app(ctx or document_context()).openapi()
+
+
+def openapi_text(ctx: ConsoleContext | None = None) -> str:
+    """The document as committed: sorted keys, two-space indent, a trailing newline."""
+    text = json.dumps(openapi_document(ctx), indent=2, sort_keys=True, ensure_ascii=False)
+    return text + "\n"

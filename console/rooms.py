@@ -1,0 +1,163 @@
+"""A room's status for the desk: climate, door and the one word the guard reads first.
+
+Pure functions of the facility, the newest readings, the active alarms and the time, so
+the rules for "alarm / warning / offline / normal" are tested without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from statistics import fmean
+
+from alerts.models import Alarm, AlarmState
+from collectors.sqlite_store import SensorLatest
+from console.context import ConsoleContext
+from console.schemas import (
+    BandOut,
+    LimitsOut,
+    LocalText,
+    RoomOut,
+    RoomState,
+    SensorOut,
+)
+from sensors.events import Severity
+from sensors.facility import Facility, RoomInfo, SensorInfo, SensorKind
+from sensors.room_classes import LocalName
+
+# Critical (fire, water) and high (intrusion) need someone to go now; the rest can wait.
+_ALARM_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
+
+
+def sensor_offline(
+    info: SensorInfo, latest: SensorLatest | None, now: datetime, factor: float
+) -> bool:
+    """Never heard, reported offline, or silent past ``factor`` reporting intervals."""
+    if latest is None or latest.online is False:
+        return True
+    return now - latest.last_seen > info.interval * factor
+
+
+def room_state(alarms: Iterable[Alarm], any_offline: bool) -> RoomState:
+    """The worst condition of the room."""
+    states = [
+        RoomState.ALARM if alarm.severity in _ALARM_SEVERITIES else RoomState.WARNING
+        for alarm in alarms
+    ]
+    if any_offline:
+        states.append(RoomState.OFFLINE)
+    return min(states, key=lambda s: s.rank, default=RoomState.NORMAL)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    # Rounded: the sensors are good to a tenth at best, more digits only add noise.
+    return round(fmean(values), 2) if values else None
+
+
+def _text(name: LocalName) -> LocalText:
+    return LocalText(zh=name.zh, en=name.en)
+
+
+def room_status(
+    facility: Facility,
+    room: RoomInfo,
+    *,
+    latest: Mapping[str, SensorLatest],
+    active: Sequence[Alarm],
+    now: datetime,
+    factor: float,
+) -> RoomOut:
+    """The room's tile: its sensors' newest values, aggregates and state."""
+    sensors: list[SensorOut] = []
+    temperatures: list[float] = []
+    humidities: list[float] = []
+    doors: list[str] = []
+    for sensor_id in room.sensor_ids:
+        info = facility.sensors[(room.site, sensor_id)]
+        last = latest.get(sensor_id)
+        offline = sensor_offline(info, last, now, factor)
+        values = dict(last.values) if last is not None else {}
+        # A stale value is not the room's climate now: only sensors online count.
+        if info.kind is SensorKind.CLIMATE and not offline:
+            if isinstance(values.get("temperature"), int | float):
+                temperatures.append(float(values["temperature"]))
+            if isinstance(values.get("humidity"), int | float):
+                humidities.append(float(values["humidity"]))
+        if info.kind is SensorKind.DOOR and values.get("door") in {"open", "closed"}:
+            doors.append(str(values["door"]))
+        sensors.append(
+            SensorOut(
+                id=info.id,
+                kind=info.kind,
+                name=info.name,
+                interval_s=info.interval.total_seconds(),
+                values=values,
+                last_seen=None if last is None else last.last_seen,
+                online=None if last is None else last.online,
+                offline=offline,
+            )
+        )
+    door = None if not doors else "open" if "open" in doors else "closed"
+    limits = room.limits
+    return RoomOut(
+        site=room.site,
+        id=room.id,
+        name=_text(room.name),
+        building=room.building,
+        floor=room.floor,
+        floor_name=_text(_floor_name(facility, room)),
+        room_class=room.room_class,
+        room_class_name=_text(_class_name(facility, room)),
+        limits=LimitsOut(
+            temperature=BandOut(min=limits.temperature.min, max=limits.temperature.max),
+            humidity=BandOut(min=limits.humidity.min, max=limits.humidity.max),
+            temperature_swing=limits.temperature_swing,
+            humidity_swing=limits.humidity_swing,
+        ),
+        temperature=_mean(temperatures),
+        humidity=_mean(humidities),
+        door=door,
+        state=room_state(active, any(s.offline for s in sensors)),
+        active_alarms=len(active),
+        sensors=sensors,
+    )
+
+
+def _floor_name(facility: Facility, room: RoomInfo) -> LocalName:
+    for building, floor, name in facility.sites[room.site].floors:
+        if (building, floor) == (room.building, room.floor):
+            return name
+    return LocalName(zh=room.floor, en=room.floor)  # the compiled facility always has it
+
+
+def _class_name(facility: Facility, room: RoomInfo) -> LocalName:
+    found = facility.room_classes.get(room.room_class)
+    return found.name if found is not None else LocalName(zh=room.room_class, en=room.room_class)
+
+
+def site_rooms(ctx: ConsoleContext, site: str, room_id: str | None = None) -> list[RoomOut]:
+    """Every room of the site (or just ``room_id``), read in one pass over each store."""
+    rooms = [
+        room
+        for (room_site, rid), room in ctx.facility.rooms.items()
+        if room_site == site and room_id in {None, rid}
+    ]
+    sensor_ids = [sensor for room in rooms for sensor in room.sensor_ids]
+    latest = ctx.readings.latest(site, sensor_ids) if sensor_ids else {}
+    # The store caps a list at 1000; a site with more active alarms has bigger problems
+    # than a tile count that is short, and every tile is red or amber by then anyway.
+    active: dict[str | None, list[Alarm]] = {}
+    for alarm in ctx.alarms.list(state=AlarmState.ACTIVE, site=site, limit=1000):
+        active.setdefault(alarm.room, []).append(alarm)
+    now = ctx.clock.now()
+    return [
+        room_status(
+            ctx.facility,
+            room,
+            latest=latest,
+            active=active.get(room.id, []),
+            now=now,
+            factor=ctx.stale_after_factor,
+        )
+        for room in rooms
+    ]

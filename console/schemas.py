@@ -1,0 +1,181 @@
+"""The console's JSON shapes: every response is one of these, so /openapi.json is exact.
+
+Times are aware datetimes turned to UTC on the way in, which pydantic writes as RFC 3339
+with a ``Z``; the page shows them in the site's own time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from alerts.models import AlarmState, Change
+from sensors.events import Category, Severity
+from sensors.facility import SensorKind
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        # Every time Lantai keeps is UTC; a naive one here is a bug upstream, not data.
+        raise ValueError("naive datetime: which time zone?")
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Out(BaseModel):
+    """A response shape: frozen, and read from dataclasses by attribute."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
+
+class ErrorOut(Out):
+    """Why a request failed (FastAPI's error shape)."""
+
+    detail: str
+
+
+class HealthOut(Out):
+    """Is the monitoring chain working, and the status of each part."""
+
+    status: Literal["ok", "degraded"]
+    time: UtcTime
+    components: dict[str, Any]
+
+
+class LocalText(Out):
+    """A text in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+class FloorOut(Out):
+    building: str
+    id: str
+    name: LocalText
+
+
+class SiteOut(Out):
+    """An archive site, with its floors in the order of the facility file."""
+
+    id: str
+    name: LocalText
+    timezone: str = Field(description="IANA time zone for showing times, e.g. Asia/Shanghai")
+    floors: list[FloorOut]
+
+
+class BandOut(Out):
+    min: float
+    max: float
+
+
+class LimitsOut(Out):
+    """The room's climate limits: °C and %RH bands, and the allowed day-night swing."""
+
+    temperature: BandOut
+    humidity: BandOut
+    temperature_swing: float
+    humidity_swing: float
+
+
+class RoomState(StrEnum):
+    """A room at a glance, worst first: alarm, warning, offline, normal."""
+
+    ALARM = "alarm"  # an active critical or high alarm in the room
+    WARNING = "warning"  # an active medium or low alarm
+    OFFLINE = "offline"  # a sensor silent too long, or reported offline
+    NORMAL = "normal"
+
+    @property
+    def rank(self) -> int:
+        """0 is the worst; a room shows the worst of its conditions."""
+        return _STATE_RANK[self]
+
+
+_STATE_RANK = {RoomState.ALARM: 0, RoomState.WARNING: 1, RoomState.OFFLINE: 2, RoomState.NORMAL: 3}
+
+
+class SensorOut(Out):
+    """A sensor of the room and the newest value of each measurement it sent."""
+
+    id: str
+    kind: SensorKind
+    name: str | None
+    interval_s: float = Field(description="expected seconds between reports or heartbeats")
+    values: dict[str, bool | float | str]
+    last_seen: UtcTime | None = Field(description="when its newest message arrived")
+    online: bool | None = Field(description="the device's own presence report, if it sends one")
+    offline: bool = Field(description="never seen, silent too long, or reported offline")
+
+
+class RoomOut(Out):
+    """A stack room's status for the desk."""
+
+    site: str
+    id: str
+    name: LocalText
+    building: str
+    floor: str
+    floor_name: LocalText
+    room_class: str
+    room_class_name: LocalText
+    limits: LimitsOut
+    temperature: float | None = Field(description="°C, mean of the climate sensors online")
+    humidity: float | None = Field(description="%RH, mean of the climate sensors online")
+    door: Literal["open", "closed"] | None = Field(description="open if any door is open")
+    state: RoomState
+    active_alarms: int
+    sensors: list[SensorOut]
+
+
+class AlarmOut(Out):
+    """An alarm record: one per condition while it is active."""
+
+    id: int
+    key: str
+    rule: str
+    category: Category
+    severity: Severity
+    state: AlarmState
+    site: str
+    room: str | None
+    sensor: str | None
+    message_zh: str
+    message_en: str
+    raised_at: UtcTime
+    last_at: UtcTime
+    cleared_at: UtcTime | None
+    count: int = Field(description="how often the condition was raised while active")
+    last_value: str | None
+
+
+class AlarmChangeOut(Out):
+    """The data of an ``alarm`` server-sent event."""
+
+    change: Change
+    alarm: AlarmOut
+
+
+class QuarantinedOut(Out):
+    """A refused message: what was kept of it and why it was refused."""
+
+    id: int
+    topic: str
+    payload: str = Field(description="the kept start of the payload, as text")
+    payload_size: int = Field(description="the size of the whole payload in bytes")
+    reason: str
+    detail: str
+    received_at: UtcTime
+
+
+class QuarantineOut(Out):
+    """Refused messages: a count per reason since the start, and the newest messages."""
+
+    counts: dict[str, int]
+    total: int
+    messages: list[QuarantinedOut]

@@ -1,0 +1,1 @@
+"""Grafana boards as code (the production issue); they read the store schema."""

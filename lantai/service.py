@@ -1,0 +1,139 @@
+"""The service runner: builds every part from settings, starts them in order, stops them in reverse.
+
+This is the only place that knows everybody. Data flows:
+MQTT → collectors.Ingest → rules.RulesEngine → alerts.AlarmService → notifiers (log, console)
+                        ↘ collectors.SqliteReadingStore (durable, then MQTT ack)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from alerts.feed import AlarmFeed
+from alerts.notifiers import Notifier
+from alerts.notifiers.console import ConsoleNotifier
+from alerts.notifiers.log import LogNotifier
+from alerts.service import AlarmService
+from alerts.store import AlarmStore, create_state_engine
+from collectors.decode import Decoder
+from collectors.ingest import Ingest
+from collectors.mqtt_source import PahoSource
+from collectors.sqlite_store import SqliteReadingStore
+from console.app import ConsoleContext, create_app
+from lantai.settings import LantaiSettings
+from rules.engine import RulesEngine
+from sensors.clock import Clock, SystemClock
+from sensors.facility import Facility
+
+log = logging.getLogger(__name__)
+
+
+class LantaiService:
+    """One archive's monitoring: collector, rules, alarms and console in one process."""
+
+    def __init__(
+        self,
+        settings: LantaiSettings,
+        facility: Facility,
+        clock: Clock | None = None,
+        *,
+        extra_notifiers: Sequence[Notifier] = (),
+    ) -> None:
+        self.settings = settings
+        self.facility = facility
+        self.clock = clock or SystemClock()
+        self.readings = SqliteReadingStore(settings.store.readings_path, settings.store.durability)
+        self._state_engine = create_state_engine(settings.state.url)
+        self.alarm_store = AlarmStore(self._state_engine)
+        self.feed = AlarmFeed()
+        self.alarms = AlarmService(
+            self.alarm_store, [LogNotifier(), ConsoleNotifier(self.feed), *extra_notifiers]
+        )
+        self.source = PahoSource(settings.mqtt)
+        self.rules = RulesEngine(
+            facility, self.alarms, self.clock, input_healthy=lambda: self.source.connected
+        )
+        self.ingest = Ingest(
+            self.source,
+            Decoder(facility, settings.mqtt.topic_prefix),
+            self.readings,
+            self.clock,
+            self.rules,
+        )
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    def health(self) -> dict[str, object]:
+        """Component status for /api/health."""
+        stats = self.ingest.stats
+        problems = []
+        if not self.source.connected:
+            problems.append("mqtt_disconnected")
+        if stats.write_retries and stats.last_error and stats.last_error.startswith("store"):
+            problems.append("store_write_failed")
+        return {
+            "mqtt_connected": self.source.connected,
+            "ingest": {k: v for k, v in asdict(stats).items() if k != "last_write_at"},
+            "ingest_backlog": self.ingest.backlog,
+            "rules": asdict(self.rules.stats),
+            "alarms": asdict(self.alarms.stats),
+            "problems": problems,
+        }
+
+    def start(self, *, console: bool = True) -> None:
+        self.readings.start()
+        self.alarm_store.start()
+        self.rules.start()
+        self.ingest.start()
+        self._scheduler.add_job(
+            self.rules.tick,
+            "interval",
+            seconds=self.settings.sweep_interval_s,
+            id="silence-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+        if console:
+            self._start_console()
+
+    def _start_console(self) -> None:
+        app = create_app(
+            ConsoleContext(
+                facility=self.facility,
+                readings=self.readings,
+                alarms=self.alarm_store,
+                feed=self.feed,
+                health=self.health,
+                clock=self.clock,
+            )
+        )
+        c = self.settings.console
+        config = uvicorn.Config(app, host=c.host, port=c.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(
+            target=self._server.run, name="lantai-console", daemon=True
+        )
+        self._server_thread.start()
+
+    def console_started(self) -> bool:
+        return self._server is not None and self._server.started
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
+            self._server = None
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        self.ingest.stop()
+        self.readings.stop()
+        self._state_engine.dispose()

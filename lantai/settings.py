@@ -1,0 +1,86 @@
+"""Service settings: one YAML file, strict, with the environment able to fill in secrets.
+
+Relative paths in the file are taken from the file's own folder, so a config folder can
+be moved as a whole. Any field may be set from the environment as ``LANTAI_<SECTION>__<FIELD>``
+(e.g. ``LANTAI_MQTT__PASSWORD``): keep secrets out of the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from collectors.mqtt_source import MqttSettings
+from collectors.sqlite_store import Durability
+from sensors.yamlconfig import load_yaml_model
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    """The embedded time-series store (SQLite, WAL)."""
+
+    readings_path: Path = Path("data/readings.db")
+    durability: Durability = Durability.FULL
+
+
+class StateSettings(_Section):
+    """Alarms (and later tasks, hazards, users): any SQLAlchemy URL; SQLite by default."""
+
+    url: str = "sqlite:///data/state.db"
+
+
+class ConsoleSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class LantaiSettings(BaseSettings):
+    """Everything ``lantai run`` needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LANTAI_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    facility: Path
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    state: StateSettings = StateSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    # How often the silence timers are swept; detection lags a deadline by at most this.
+    sweep_interval_s: float = Field(default=5.0, gt=0, le=60)
+
+    def resolved(self, base: Path) -> LantaiSettings:
+        """Relative paths taken from ``base`` (the settings file's folder)."""
+        url = self.state.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            url = prefix + str(base / url[len(prefix) :])
+        return self.model_copy(
+            update={
+                "facility": base / self.facility,
+                "store": self.store.model_copy(
+                    update={"readings_path": base / self.store.readings_path}
+                ),
+                "state": self.state.model_copy(update={"url": url}),
+            }
+        )
+
+
+def load_settings(path: Path) -> LantaiSettings:
+    """Read, validate and resolve a settings file (raises ConfigError)."""
+
+    def build(data: Any) -> LantaiSettings:  # noqa: ANN401 - parsed YAML
+        return (
+            LantaiSettings(**data)
+            if isinstance(data, dict)
+            else LantaiSettings.model_validate(data)
+        )
+
+    settings = load_yaml_model(path, LantaiSettings, build=build)
+    return settings.resolved(path.resolve().parent)

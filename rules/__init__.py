@@ -1,0 +1,1 @@
+"""The rules engine. Imports ``sensors`` only; emits alarm events through a Protocol."""

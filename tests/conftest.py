@@ -1,0 +1,48 @@
+"""Shared fixtures: a real Mosquitto broker on a free port, the example facility, a fake clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lantai.broker import MosquittoBroker
+from sensors.clock import FakeClock
+from sensors.facility import Facility, load_facility
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SITE = ROOT / "sensors" / "example-site.yaml"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """One Mosquitto for the whole session; tests keep apart by unique client ids and topics."""
+    started = MosquittoBroker(tmp_path_factory.mktemp("mosquitto")).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def fresh_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A broker of the test's own, for tests that stop or restart it."""
+    started = MosquittoBroker(tmp_path / "mosquitto").start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def facility() -> Facility:
+    return load_facility(EXAMPLE_SITE)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def unique_id(request: pytest.FixtureRequest) -> str:
+    """An id derived from the test's name (after aiomqtt's unique_topic)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]

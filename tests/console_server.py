@@ -1,0 +1,203 @@
+"""A real console for tests: uvicorn on a free port in a thread, real stores in tmp_path.
+
+Shared by tests/test_console.py (httpx) and tests/test_console_browser.py (Chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from alerts.feed import AlarmFeed
+from alerts.models import AlarmChange
+from alerts.store import AlarmStore, create_state_engine
+from collectors.quarantine import Reason, reject
+from collectors.sqlite_store import Batch, SqliteReadingStore
+from console.app import ConsoleContext, create_app
+from sensors.clock import FakeClock
+from sensors.events import AlarmEvent, Category, Severity, Transition
+from sensors.facility import Facility, SensorKind
+from sensors.payload import ReadingPayload
+from sensors.reading import PresenceUpdate, Reading
+
+SITE = "yunxi"
+
+# A plausible message per kind of sensor, all quiet.
+QUIET_VALUES: Mapping[SensorKind, dict[str, Any]] = {
+    SensorKind.CLIMATE: {"temperature": 20.0, "humidity": 50.0},
+    SensorKind.SMOKE: {"smoke": False},
+    SensorKind.HEAT: {"temperature": 21.0},
+    SensorKind.DOOR: {"door": "closed"},
+    SensorKind.WATER_LEAK: {"water_leak": False},
+    SensorKind.LIGHT: {"lux": 0.0, "uv": 0.0},
+    SensorKind.DUST: {"pm25": 8.0},
+    SensorKind.GAS: {"voc": 0.1},
+}
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` in uvicorn on a free port; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port first
+    port = sock.getsockname()[1]
+    # An open alarm stream never ends by itself: cut it after a second at shutdown.
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="console-test", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the console server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass
+class Console:
+    """The stores behind a running console, and ways to fill them."""
+
+    facility: Facility
+    clock: FakeClock
+    readings: SqliteReadingStore
+    alarms: AlarmStore
+    feed: AlarmFeed
+    url: str = ""
+    health: dict[str, object] = field(
+        default_factory=lambda: {"mqtt_connected": True, "problems": []}
+    )
+
+    def context(self, **options: Any) -> ConsoleContext:
+        """A context on these stores; ``options`` override or add fields."""
+        options.setdefault("health", lambda: dict(self.health))
+        return ConsoleContext(
+            facility=self.facility,
+            readings=self.readings,
+            alarms=self.alarms,
+            feed=self.feed,
+            clock=self.clock,
+            **options,
+        )
+
+    def report(self, values: Mapping[str, Mapping[str, Any]], at: datetime | None = None) -> None:
+        """Store one message per sensor (id → payload), received at ``at`` (default now)."""
+        when = at or self.clock.now()
+        batch = Batch()
+        for sensor_id, payload in values.items():
+            info = self.facility.sensors[(SITE, sensor_id)]
+            raw = json.dumps(payload).encode()
+            batch.readings.append(
+                Reading(
+                    site=SITE,
+                    room=info.room,
+                    sensor=sensor_id,
+                    ts=when,
+                    received_at=when,
+                    payload=ReadingPayload.model_validate_json(raw),
+                    raw=raw,
+                )
+            )
+        self.readings.write(batch)
+
+    def report_quiet(
+        self,
+        rooms: list[str] | None = None,
+        overrides: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """A quiet message from every sensor of ``rooms`` (default: all), with overrides."""
+        overrides = overrides or {}
+        values = {
+            info.id: {**QUIET_VALUES[info.kind], **overrides.get(info.id, {})}
+            for info in self.facility.all_sensors()
+            if rooms is None or info.room in rooms
+        }
+        self.report(values)
+
+    def presence(self, sensor_id: str, online: bool) -> None:
+        info = self.facility.sensors[(SITE, sensor_id)]
+        update = PresenceUpdate(SITE, info.room, sensor_id, online, self.clock.now())
+        self.readings.write(Batch(presence=[update]))
+
+    def quarantine(self, topic: str, payload: bytes, reason: Reason, detail: str) -> None:
+        self.readings.write(
+            Batch(rejected=[reject(self.clock.now(), topic, payload, reason, detail)])
+        )
+
+    def raise_alarm(
+        self,
+        key: str,
+        room: str | None,
+        *,
+        severity: Severity = Severity.CRITICAL,
+        category: Category = Category.FIRE,
+        message_zh: str = "火警：烟感报警",
+        message_en: str = "Fire: smoke detected",
+        transition: Transition = Transition.RAISE,
+        publish: bool = True,
+    ) -> AlarmChange:
+        """Record an alarm event and tell the feed, as the alarm service does."""
+        event = AlarmEvent(
+            key=key,
+            transition=transition,
+            rule="test",
+            category=category,
+            severity=severity,
+            site=SITE,
+            room=room,
+            sensor=None,
+            at=self.clock.now(),
+            message_zh=message_zh,
+            message_en=message_en,
+        )
+        change = self.alarms.apply(event)
+        assert change is not None
+        if publish:
+            self.feed.publish(change)
+        return change
+
+
+@contextmanager
+def console_stores(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iterator[Console]:
+    """A readings store and an alarm store on SQLite files in ``tmp_path``."""
+    readings = SqliteReadingStore(tmp_path / "readings.db")
+    readings.start()
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    alarms = AlarmStore(engine)
+    alarms.start()
+    try:
+        yield Console(facility, clock, readings, alarms, AlarmFeed())
+    finally:
+        readings.stop()
+        engine.dispose()
+
+
+@contextmanager
+def running_console(
+    tmp_path: Path, facility: Facility, clock: FakeClock, **options: Any
+) -> Iterator[Console]:
+    """Real stores and a real server; ``options`` go to the ConsoleContext."""
+    with (
+        console_stores(tmp_path, facility, clock) as console,
+        serve(create_app(console.context(**options))) as url,
+    ):
+        console.url = url
+        yield console

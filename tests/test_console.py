@@ -1,0 +1,325 @@
+"""The console API over real HTTP: uvicorn in a thread, real SQLite stores, a real feed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from collectors.quarantine import Reason
+from sensors.clock import FakeClock
+from sensors.events import Category, Severity, Transition
+from sensors.facility import Facility
+from tests.console_server import Console, running_console
+
+ROOMS = ["B2-01", "B2-02", "B2-03", "B2-04", "B3-01", "B3-02", "B3-03", "B3-04"]
+
+
+@pytest.fixture
+def console(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iterator[Console]:
+    with running_console(tmp_path, facility, clock) as running:
+        yield running
+
+
+def get(console: Console, path: str, **params: str | int) -> httpx.Response:
+    return httpx.get(console.url + path, params=params, timeout=5)
+
+
+def room(console: Console, room_id: str) -> dict[str, Any]:
+    response = get(console, f"/api/rooms/yunxi/{room_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# -- health ---------------------------------------------------------------------------
+
+
+def test_health_ok_reports_components_and_time(console: Console) -> None:
+    console.health = {"mqtt_connected": True, "problems": [], "ingest": {"messages": 12}}
+    body = get(console, "/api/health").json()
+    assert body["status"] == "ok"
+    assert body["time"] == "2026-01-05T00:00:00Z"  # RFC 3339, UTC
+    assert body["components"]["ingest"] == {"messages": 12}
+
+
+@pytest.mark.parametrize(
+    "health",
+    [
+        {"mqtt_connected": False, "problems": []},
+        {"mqtt_connected": True, "problems": ["store_write_failed"]},
+        {"mqtt_connected": True, "problems": {"store": [], "notifier": ["sms down"]}},
+    ],
+)
+def test_health_degraded(console: Console, health: dict[str, object]) -> None:
+    console.health = health
+    body = get(console, "/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["components"] == health
+
+
+def test_health_degraded_when_the_probe_fails(
+    tmp_path: Path, facility: Facility, clock: FakeClock
+) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("ingest thread gone")
+
+    with running_console(tmp_path, facility, clock, health=broken) as running:
+        body = get(running, "/api/health").json()
+    assert body["status"] == "degraded"
+    assert "ingest thread gone" in body["components"]["problems"][0]
+
+
+# -- rooms ----------------------------------------------------------------------------
+
+
+def test_rooms_with_fresh_readings_are_normal(console: Console) -> None:
+    console.report_quiet(
+        overrides={
+            "b201-th1": {"temperature": 20.0, "humidity": 50.0},
+            "b201-th2": {"temperature": 22.0, "humidity": 54.0},
+            "b201-door": {"door": "open"},
+        }
+    )
+    rooms = get(console, "/api/rooms").json()
+    assert [r["id"] for r in rooms] == ROOMS
+    assert {r["state"] for r in rooms} == {"normal"}
+
+    b201 = rooms[0]
+    assert (b201["temperature"], b201["humidity"]) == (21.0, 52.0)  # mean of two sensors
+    assert b201["door"] == "open"
+    assert b201["name"] == {"zh": "第一纸质档案库", "en": "Paper stack 1"}
+    assert b201["floor_name"]["en"] == "Second floor stacks"
+    assert b201["room_class_name"]["zh"] == "纸质档案库"
+    assert b201["limits"]["temperature"] == {"min": 14.0, "max": 24.0}
+    assert b201["active_alarms"] == 0
+    th1 = next(s for s in b201["sensors"] if s["id"] == "b201-th1")
+    assert th1["values"] == {"temperature": 20.0, "humidity": 50.0}
+    assert th1["last_seen"] == "2026-01-05T00:00:00Z"
+    assert th1["offline"] is False
+    # The room's own limits override its class: B2-02 has a tighter RH band.
+    assert rooms[1]["limits"]["humidity"] == {"min": 45.0, "max": 55.0}
+    assert rooms[1]["door"] == "closed"
+
+
+def test_rooms_of_one_site_and_unknown_site(console: Console) -> None:
+    console.report_quiet()
+    assert len(get(console, "/api/rooms", site="yunxi").json()) == len(ROOMS)
+    response = get(console, "/api/rooms", site="atlantis")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown site 'atlantis'"}
+
+
+def test_room_with_active_critical_alarm_is_in_alarm(console: Console) -> None:
+    console.report_quiet()
+    console.raise_alarm("smoke:yunxi:B2-01", "B2-01", severity=Severity.CRITICAL)
+    b201 = room(console, "B2-01")
+    assert b201["state"] == "alarm"
+    assert b201["active_alarms"] == 1
+    assert room(console, "B2-02")["state"] == "normal"
+
+
+def test_medium_alarm_is_a_warning_and_a_cleared_one_counts_no_more(console: Console) -> None:
+    console.report_quiet()
+    console.raise_alarm(
+        "climate:B3-01", "B3-01", severity=Severity.MEDIUM, category=Category.CLIMATE
+    )
+    assert room(console, "B3-01")["state"] == "warning"
+    console.raise_alarm(
+        "climate:B3-01", "B3-01", severity=Severity.MEDIUM, transition=Transition.CLEAR
+    )
+    after = room(console, "B3-01")
+    assert (after["state"], after["active_alarms"]) == ("normal", 0)
+
+
+def test_alarm_outranks_warning_and_offline(console: Console) -> None:
+    console.report_quiet(rooms=["B2-02"])
+    console.presence("b202-smoke", online=False)
+    assert room(console, "B2-02")["state"] == "offline"
+    console.raise_alarm("climate:B2-02", "B2-02", severity=Severity.LOW)
+    assert room(console, "B2-02")["state"] == "warning"
+    console.raise_alarm("intrusion:B2-02", "B2-02", severity=Severity.HIGH)
+    b202 = room(console, "B2-02")
+    assert (b202["state"], b202["active_alarms"]) == ("alarm", 2)
+
+
+def test_sensor_silent_past_three_intervals_makes_room_offline(console: Console) -> None:
+    console.report_quiet()
+    # Climate sensors report every minute: three minutes of silence is still in time.
+    console.clock.advance(timedelta(minutes=3))
+    assert room(console, "B2-01")["state"] == "normal"
+    console.clock.advance(timedelta(seconds=1))
+    b201 = room(console, "B2-01")
+    assert b201["state"] == "offline"
+    stale = {s["id"] for s in b201["sensors"] if s["offline"]}
+    assert stale == {"b201-th1", "b201-th2"}  # smoke, door and leak report every 5 min
+    # A stale value is not shown as the room's climate now.
+    assert (b201["temperature"], b201["humidity"]) == (None, None)
+
+
+def test_presence_offline_and_never_seen_sensors_are_offline(console: Console) -> None:
+    console.report_quiet(rooms=["B2-01"])
+    console.presence("b201-door", online=False)
+    b201 = room(console, "B2-01")
+    door = next(s for s in b201["sensors"] if s["id"] == "b201-door")
+    assert (door["online"], door["offline"], b201["state"]) == (False, True, "offline")
+    never = room(console, "B2-02")  # nothing reported at all
+    assert never["state"] == "offline"
+    assert all(s["last_seen"] is None for s in never["sensors"])
+
+
+def test_unknown_room_is_404(console: Console) -> None:
+    response = get(console, "/api/rooms/yunxi/B9-99")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown room 'B9-99' in site 'yunxi'"}
+
+
+# -- alarms ---------------------------------------------------------------------------
+
+
+def test_alarms_state_filter_order_and_site(console: Console) -> None:
+    low = console.raise_alarm("silent:b301-th1", "B3-01", severity=Severity.LOW)
+    console.clock.advance(60)
+    fire = console.raise_alarm("smoke:B2-01", "B2-01", severity=Severity.CRITICAL)
+    console.clock.advance(60)
+    gone = console.raise_alarm("climate:B2-02", "B2-02", severity=Severity.MEDIUM)
+    console.raise_alarm("climate:B2-02", "B2-02", transition=Transition.CLEAR)
+
+    active = get(console, "/api/alarms").json()
+    assert [a["id"] for a in active] == [fire.alarm.id, low.alarm.id]  # critical first
+    assert active[0]["raised_at"] == "2026-01-05T00:01:00Z"
+    assert active[0]["message_zh"] == "火警：烟感报警"
+    every = get(console, "/api/alarms", state="all").json()
+    assert [a["id"] for a in every] == [fire.alarm.id, low.alarm.id, gone.alarm.id]
+    assert every[2]["state"] == "cleared"
+    assert every[2]["cleared_at"] == "2026-01-05T00:02:00Z"
+    assert get(console, "/api/alarms", site="elsewhere").json() == []
+    assert len(get(console, "/api/alarms", limit=1).json()) == 1
+
+
+@pytest.mark.parametrize("params", [{"state": "open"}, {"limit": 1001}, {"limit": 0}])
+def test_alarms_bad_query_is_422(console: Console, params: dict[str, str | int]) -> None:
+    response = get(console, "/api/alarms", **params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_one_alarm_and_404(console: Console) -> None:
+    fire = console.raise_alarm("smoke:B2-01", "B2-01")
+    body = get(console, f"/api/alarms/{fire.alarm.id}").json()
+    assert (body["key"], body["severity"], body["category"]) == ("smoke:B2-01", "critical", "fire")
+    missing = get(console, "/api/alarms/999")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "no alarm 999"}
+
+
+# -- quarantine -----------------------------------------------------------------------
+
+
+def test_quarantine_counts_and_messages(console: Console) -> None:
+    for n in range(3):
+        console.quarantine("archive/yunxi/B2-01/b201-th1", b"{oops %d" % n, Reason.NOT_JSON, "x")
+    console.quarantine("archive/yunxi/B2-01/ghost", b'{"smoke": false}', Reason.UNKNOWN_SENSOR, "")
+    body = get(console, "/api/quarantine").json()
+    assert body["counts"] == {"not_json": 3, "unknown_sensor": 1}
+    assert body["total"] == 4
+    newest = body["messages"][0]
+    assert newest["topic"] == "archive/yunxi/B2-01/ghost"
+    assert newest["payload"] == '{"smoke": false}'
+    assert newest["payload_size"] == 16
+    assert newest["received_at"] == "2026-01-05T00:00:00Z"
+
+    only = get(console, "/api/quarantine", reason="not_json", limit=2).json()
+    assert [m["payload"] for m in only["messages"]] == ["{oops 2", "{oops 1"]
+    assert only["total"] == 4  # the counters are for every reason
+    assert get(console, "/api/quarantine", reason="nonsense").status_code == 422
+
+
+# -- the live stream ------------------------------------------------------------------
+
+
+def test_stream_delivers_an_alarm_published_from_another_thread_within_1s(
+    console: Console,
+) -> None:
+    fire = console.raise_alarm("smoke:B2-03", "B2-03", publish=False)
+    with httpx.stream("GET", console.url + "/api/alarms/stream", timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines) == "retry: 1000"  # sent once the stream is subscribed
+        started = time.monotonic()
+        threading.Thread(target=console.feed.publish, args=(fire,)).start()
+        event = [line for line in _event(lines) if not line.startswith(":")]
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert event[0] == "event: alarm"
+    data = json.loads(event[1].removeprefix("data: "))
+    assert data["change"] == "raised"
+    assert data["alarm"]["id"] == fire.alarm.id
+    assert data["alarm"]["message_en"] == "Fire: smoke detected"
+
+
+def test_stream_unsubscribes_when_the_client_leaves(console: Console) -> None:
+    with httpx.stream("GET", console.url + "/api/alarms/stream", timeout=5) as response:
+        next(response.iter_lines())
+        assert len(console.feed._subscribers) == 1
+    deadline = time.monotonic() + 5
+    while console.feed._subscribers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not console.feed._subscribers
+
+
+def test_stream_sends_keepalive_comments_when_idle(
+    tmp_path: Path, facility: Facility, clock: FakeClock
+) -> None:
+    with (
+        running_console(tmp_path, facility, clock, keepalive_seconds=0.1) as running,
+        httpx.stream("GET", running.url + "/api/alarms/stream", timeout=5) as response,
+    ):
+        lines = response.iter_lines()
+        assert next(lines) == "retry: 1000"
+        assert _event(lines) == [": keepalive"]
+        assert _event(lines) == [": keepalive"]
+
+
+def _event(lines: Iterator[str]) -> list[str]:
+    """The lines of the next block, up to its blank line."""
+    block: list[str] = []
+    for line in lines:
+        if line == "":
+            if block:
+                return block
+            continue
+        block.append(line)
+    return block
+
+
+# -- page and document ----------------------------------------------------------------
+
+
+def test_page_and_its_assets_are_served(console: Console) -> None:
+    page = get(console, "/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "/static/app.js" in page.text
+    assert "实时连接已断开" in page.text
+    for asset, kind in [("app.js", "javascript"), ("app.css", "text/css")]:
+        response = get(console, f"/static/{asset}")
+        assert response.status_code == 200
+        assert kind in response.headers["content-type"]
+
+
+def test_openapi_served_with_title_and_sites(console: Console) -> None:
+    document = get(console, "/openapi.json").json()
+    assert document["info"]["title"] == "Lantai console"
+    assert "/api/alarms/stream" in document["paths"]
+    sites = get(console, "/api/sites").json()
+    assert sites[0]["id"] == "yunxi"
+    assert sites[0]["timezone"] == "Asia/Shanghai"
+    assert [f["id"] for f in sites[0]["floors"]] == ["F2", "F3"]

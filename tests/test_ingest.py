@@ -1,0 +1,167 @@
+"""The collector against a real Mosquitto: stored, then acknowledged, and nothing lost."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from collectors.decode import Decoder
+from collectors.ingest import Ingest
+from collectors.mqtt_source import MqttProtocol, MqttSettings, PahoSource
+from collectors.sqlite_store import Batch, SqliteReadingStore
+from lantai.broker import MosquittoBroker
+from sensors.clock import SystemClock
+from sensors.facility import Facility
+from sensors.reading import PresenceUpdate, Reading
+from tests.mqtt_helpers import climate_stream, drain_session, publish_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """A ReadingListener that keeps what it was handed."""
+
+    def __init__(self) -> None:
+        self.readings: list[Reading] = []
+        self.presence: list[PresenceUpdate] = []
+
+    def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
+        self.readings.extend(readings)
+        self.presence.extend(presence)
+
+
+class FlakyStore:
+    """The real store behind a switch that makes writes fail, like a locked database."""
+
+    def __init__(self, inner: SqliteReadingStore) -> None:
+        self.inner = inner
+        self.failing = True
+        self.refused = 0
+
+    def write(self, batch: Batch) -> None:
+        if self.failing:
+            self.refused += 1
+            raise sqlite3.OperationalError("database is locked")
+        self.inner.write(batch)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
+    s = SqliteReadingStore(tmp_path / "readings.db")
+    s.start()
+    yield s
+    s.stop()
+
+
+def make_ingest(
+    broker: MosquittoBroker,
+    facility: Facility,
+    store: object,
+    client_id: str,
+    listener: Recorder | None = None,
+    protocol: MqttProtocol = MqttProtocol.V311,
+) -> tuple[Ingest, PahoSource]:
+    source = PahoSource(
+        MqttSettings(
+            host=broker.host,
+            port=broker.port,
+            client_id=client_id,
+            protocol=protocol,
+            reconnect_min_s=1,
+            reconnect_max_s=2,
+        )
+    )
+    ingest = Ingest(source, Decoder(facility), store, SystemClock(), listener, retry_max_s=0.5)  # type: ignore[arg-type]
+    return ingest, source
+
+
+@pytest.mark.parametrize("protocol", [MqttProtocol.V311, MqttProtocol.V5])
+def test_readings_are_stored_then_acknowledged(
+    broker: MosquittoBroker,
+    facility: Facility,
+    store: SqliteReadingStore,
+    unique_id: str,
+    protocol: MqttProtocol,
+) -> None:
+    recorder = Recorder()
+    ingest, source = make_ingest(broker, facility, store, unique_id, recorder, protocol)
+    ingest.start()
+    assert source.wait_connected(10)
+    good = climate_stream(facility, 500)
+    garbage = [
+        ("archive/yunxi/B2-01/b201-th1", b'{"humidity": 140}'),
+        ("archive/yunxi/B2-01/ghost", b'{"temperature": 20}'),
+        ("archive/nonsense", b"x"),
+    ]
+    publish_all(broker.host, broker.port, good + garbage, f"{unique_id}-pub")
+    wait_for(lambda: ingest.stats.stored + ingest.stats.quarantined >= 503, 20, "all messages")
+    ingest.stop()
+    assert store.count_readings() == 500
+    assert store.quarantine_counts() == {"out_of_range": 1, "unknown_sensor": 1, "bad_topic": 1}
+    assert len(recorder.readings) == 500
+    # Everything was acknowledged: the broker holds nothing more for this session.
+    assert drain_session(broker.host, broker.port, unique_id) == 0
+
+
+def test_nothing_is_acknowledged_until_it_is_written(
+    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+) -> None:
+    flaky = FlakyStore(store)
+    ingest, source = make_ingest(broker, facility, flaky, unique_id)
+    ingest.start()
+    assert source.wait_connected(10)
+    publish_all(broker.host, broker.port, climate_stream(facility, 200), f"{unique_id}-pub")
+    wait_for(lambda: flaky.refused >= 2, 10, "the store to refuse writes")
+    ingest.stop()  # stops while the store is still down: nothing may have been acked
+    assert store.count_readings() == 0
+
+    # A new collector with the same session gets every message again, and stores it once.
+    ingest2, _ = make_ingest(broker, facility, store, unique_id)
+    ingest2.start()
+    wait_for(lambda: ingest2.stats.stored >= 200, 20, "the redelivered stream")
+    ingest2.stop()
+    assert store.count_readings() == 200
+
+
+def test_writes_resume_when_the_store_comes_back(
+    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+) -> None:
+    flaky = FlakyStore(store)
+    ingest, source = make_ingest(broker, facility, flaky, unique_id)
+    ingest.start()
+    assert source.wait_connected(10)
+    publish_all(broker.host, broker.port, climate_stream(facility, 300), f"{unique_id}-pub")
+    wait_for(lambda: flaky.refused >= 2, 10, "the store to refuse writes")
+    flaky.failing = False
+    wait_for(lambda: ingest.stats.stored >= 300, 20, "the retried batch")
+    ingest.stop()
+    assert store.count_readings() == 300
+    assert ingest.stats.write_retries >= 2
+    assert drain_session(broker.host, broker.port, unique_id) == 0
+
+
+def test_the_collector_rides_out_a_broker_restart(
+    fresh_broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+) -> None:
+    ingest, source = make_ingest(fresh_broker, facility, store, unique_id)
+    ingest.start()
+    assert source.wait_connected(10)
+    publish_all(fresh_broker.host, fresh_broker.port, climate_stream(facility, 100), "pub-1")
+    wait_for(lambda: ingest.stats.stored >= 100, 10, "the first stream")
+
+    fresh_broker.stop()
+    wait_for(lambda: not source.connected, 10, "the collector to notice")
+    fresh_broker.start()  # same port and persistence directory
+    wait_for(lambda: source.connected, 15, "the collector to reconnect")
+    later = climate_stream(facility, 100, start=None)
+    later = [(t, p.replace(b'"seq": ', b'"seq": 1000')) for t, p in later]  # distinct readings
+    # Distinct timestamps too: shift by a day so they are new keys.
+    later = [(t, p.replace(b"2026-03-01", b"2026-03-02")) for t, p in later]
+    publish_all(fresh_broker.host, fresh_broker.port, later, "pub-2")
+    wait_for(lambda: ingest.stats.stored >= 200, 15, "the stream after the restart")
+    ingest.stop()
+    assert store.count_readings() == 200
+    assert source.session >= 2
