@@ -139,9 +139,9 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _openapi(_args: argparse.Namespace) -> int:
-    from console.openapi import openapi_document  # noqa: PLC0415
+    from console.openapi import openapi_text  # noqa: PLC0415
 
-    print(json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False))
+    sys.stdout.write(openapi_text())
     return 0
 
 

@@ -62,7 +62,7 @@ def _banner(port: int, mqtt_port: int, data_dir: Path) -> str:
 
   Console        http://127.0.0.1:{port}/          (rooms and live alarms)
   API            http://127.0.0.1:{port}/api/rooms · /api/alarms · /api/quarantine
-  OpenAPI        http://127.0.0.1:{port}/docs
+  OpenAPI        http://127.0.0.1:{port}/openapi.json
   MQTT broker    127.0.0.1:{mqtt_port}   (topics archive/<site>/<room>/<sensor>)
   Data           {data_dir}
 

@@ -116,7 +116,15 @@ class LantaiService:
             )
         )
         c = self.settings.console
-        config = uvicorn.Config(app, host=c.host, port=c.port, log_level="warning", lifespan="off")
+        # Live alarm streams never end by themselves: give them 2 s to close on shutdown.
+        config = uvicorn.Config(
+            app,
+            host=c.host,
+            port=c.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(
             target=self._server.run, name="lantai-console", daemon=True
