@@ -38,8 +38,9 @@ class AlarmService:
             with self._lock:
                 self.stats.events += 1
                 change = self._store.apply(event)
+                if change is not None:
+                    self.stats.changes += 1
             if change is not None:
-                self.stats.changes += 1
                 self._notify(change)
 
     def _notify(self, change: AlarmChange) -> None:
@@ -50,6 +51,7 @@ class AlarmService:
                 # One broken channel must not silence the others. The durable outbox with
                 # retry and fallback arrives with the alarms issue; until then it is logged
                 # and counted (visible in /api/health).
-                failures = self.stats.notify_failures
-                failures[notifier.name] = failures.get(notifier.name, 0) + 1
+                with self._lock:
+                    failures = self.stats.notify_failures
+                    failures[notifier.name] = failures.get(notifier.name, 0) + 1
                 log.exception("notifier %s failed for alarm #%d", notifier.name, change.alarm.id)

@@ -76,6 +76,7 @@ class AlarmStore:
 
     def apply(self, event: AlarmEvent) -> AlarmChange | None:
         """Record a rule's event; returns what changed, or None when nothing did."""
+        at = event.at.astimezone(UTC)  # stored as UTC whatever zone the event came in
         with self._engine.begin() as conn:
             row = conn.execute(
                 sa.select(alarms).where(alarms.c.key == event.key, alarms.c.state == "active")
@@ -95,8 +96,8 @@ class AlarmStore:
                             sensor=event.sensor,
                             message_zh=event.message_zh,
                             message_en=event.message_en,
-                            raised_at=event.at,
-                            last_at=event.at,
+                            raised_at=at,
+                            last_at=at,
                             cleared_at=None,
                             times_raised=1,
                             last_value=value,
@@ -110,7 +111,7 @@ class AlarmStore:
                         .where(alarms.c.id == row.id)
                         .values(
                             times_raised=row.times_raised + 1,
-                            last_at=event.at,
+                            last_at=at,
                             last_value=value,
                             message_zh=event.message_zh,
                             message_en=event.message_en,
@@ -123,7 +124,7 @@ class AlarmStore:
                 conn.execute(
                     alarms.update()
                     .where(alarms.c.id == row.id)
-                    .values(state=AlarmState.CLEARED.value, cleared_at=event.at, last_at=event.at)
+                    .values(state=AlarmState.CLEARED.value, cleared_at=at, last_at=at)
                 )
                 change, alarm_id = Change.CLEARED, row.id
             fresh = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).one()
@@ -143,11 +144,14 @@ class AlarmStore:
             query = query.where(alarms.c.state == state.value)
         if site is not None:
             query = query.where(alarms.c.site == site)
-        query = query.order_by(alarms.c.raised_at.desc()).limit(limit)
+        # Ordered in SQL, before the limit: a long list must never crowd out the fire.
+        rank = sa.case(
+            *((alarms.c.severity == s.value, s.rank) for s in Severity), else_=len(Severity)
+        )
+        active_first = sa.case((alarms.c.state == AlarmState.ACTIVE.value, 0), else_=1)
+        query = query.order_by(active_first, rank, alarms.c.raised_at.desc()).limit(limit)
         with self._engine.connect() as conn:
-            found = [_to_alarm(row) for row in conn.execute(query)]
-        found.sort(key=lambda a: (a.state != AlarmState.ACTIVE, a.severity.rank))
-        return found
+            return [_to_alarm(row) for row in conn.execute(query)]
 
     def active_keys(self) -> set[str]:
         with self._engine.connect() as conn:
@@ -156,10 +160,13 @@ class AlarmStore:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; everything Lantai stores is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """UTC out, always: SQLite gives back naive values (stored as UTC), PostgreSQL gives
+    the session's zone, which an installation in China may well set to Asia/Shanghai."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _to_alarm(row: Any) -> Alarm:  # noqa: ANN401 - a SQLAlchemy Row

@@ -122,7 +122,9 @@ def _check_config(args: argparse.Namespace) -> int:
         head = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         head = None  # the loaders below report it with file and line
-    if isinstance(head, dict) and "sites" in head:
+    # A settings file names its facility file; anything else is read as a facility file,
+    # so a typo in `sites:` is reported as a facility problem, not a missing `facility:`.
+    if not (isinstance(head, dict) and "facility" in head):
         facility = load_facility(args.file)
         print(
             f"{args.file}: facility OK — {len(facility.sites)} site(s), "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from collectors.mqtt_source import MqttSettings
 from collectors.sqlite_store import Durability
@@ -55,11 +55,25 @@ class LantaiSettings(BaseSettings):
     # How often the silence timers are swept; detection lags a deadline by at most this.
     sweep_interval_s: float = Field(default=5.0, gt=0, le=60)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment overrides the file (the file arrives as init arguments)."""
+        del settings_cls
+        return env_settings, init_settings, dotenv_settings, file_secret_settings
+
     def resolved(self, base: Path) -> LantaiSettings:
         """Relative paths taken from ``base`` (the settings file's folder)."""
         url = self.state.url
         prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        in_memory = url in {"sqlite://", "sqlite:///:memory:"}
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and not in_memory:
             url = prefix + str(base / url[len(prefix) :])
         return self.model_copy(
             update={

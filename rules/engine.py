@@ -54,6 +54,9 @@ class RulesEngine:
         self._clock = clock
         self._input_healthy = input_healthy
         self._lock = threading.Lock()
+        # Events leave in the order they were decided: the emit lock is taken before the
+        # state lock is let go, so a CLEAR decided after a RAISE cannot overtake it.
+        self._emit_lock = threading.Lock()
         self._thresholds: dict[tuple[str, str, str], bool] = {}
         self._smoking: dict[tuple[str, str], frozenset[str]] = {}
         self._last_seen: dict[SensorKey, datetime] = {}
@@ -77,6 +80,7 @@ class RulesEngine:
             for update in presence:
                 self._presence(update, now, events)
             self.stats.readings += len(readings)
+            self._emit_lock.acquire()
         self._emit(events)
 
     def tick(self) -> None:
@@ -102,6 +106,7 @@ class RulesEngine:
                 if now_raised and not raised:
                     self._silent.add(key)
                 events.extend(found)
+            self._emit_lock.acquire()
         self._emit(events)
 
     def _evaluate(self, reading: Reading, now: datetime, events: list[AlarmEvent]) -> None:
@@ -173,6 +178,10 @@ class RulesEngine:
             )
 
     def _emit(self, events: list[AlarmEvent]) -> None:
-        if events:
-            self.stats.events += len(events)
-            self._sink.publish(events)
+        """Publish, then release the emit lock taken while the events were decided."""
+        try:
+            if events:
+                self.stats.events += len(events)
+                self._sink.publish(events)
+        finally:
+            self._emit_lock.release()

@@ -6,9 +6,10 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST = timedelta(days=3650)  # ten years: longer is a typo, not a plan
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 
 
@@ -23,12 +24,19 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        return _seconds(value)
     if isinstance(value, str):
         match = _PATTERN.match(value)
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+            return _seconds(float(match.group(1)) * _UNITS[match.group(2)])
     raise ValueError(f"not a duration: {value!r} (write e.g. 90s, 5m, 2h, 1d)")
+
+
+def _seconds(seconds: float) -> timedelta:
+    # timedelta raises OverflowError, which pydantic would not report as a field problem.
+    if not seconds <= _LONGEST.total_seconds():
+        raise ValueError(f"a duration must be at most {_LONGEST.days} days")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -42,3 +50,6 @@ def format_duration(value: timedelta) -> str:
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]
+
+# A duration that must be longer than zero (a reporting interval, a window).
+PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]

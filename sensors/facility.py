@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from sensors.duration import Duration
+from sensors.duration import PositiveDuration
 from sensors.room_classes import (
     ClimateLimits,
     ClimateLimitsOverride,
@@ -63,7 +63,7 @@ class SensorConfig(StrictModel):
     id: Id
     kind: SensorKind
     # How often the sensor is expected to report (or send a heartbeat).
-    interval: Duration | None = None
+    interval: PositiveDuration | None = None
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -236,7 +236,11 @@ class Facility:
                                 room_class=room.room_class,
                                 id=sensor.id,
                                 kind=sensor.kind,
-                                interval=sensor.interval or DEFAULT_INTERVALS[sensor.kind],
+                                interval=(
+                                    sensor.interval
+                                    if sensor.interval is not None
+                                    else DEFAULT_INTERVALS[sensor.kind]
+                                ),
                                 name=sensor.name,
                             )
             sites[site.id] = SiteInfo(

@@ -238,11 +238,6 @@ def test_active_alarms_are_listed_most_urgent_first(store: AlarmStore) -> None:
     assert store.list(site="elsewhere") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/store.py AlarmStore.list applies LIMIT to the newest rows (ORDER BY "
-    "raised_at DESC) and sorts by urgency afterwards: an older critical alarm is cut off",
-)
 def test_the_list_limit_keeps_the_most_urgent_alarms(store: AlarmStore) -> None:
     applied(store, fire(at=T0))
     for n in range(3):
@@ -267,24 +262,11 @@ def test_times_come_back_timezone_aware_utc(store: AlarmStore) -> None:
 def test_an_aware_local_time_is_stored_as_the_same_instant(
     store: AlarmStore, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="alerts/store.py AlarmStore.apply writes event.at unconverted; SQLite "
-                "keeps the wall time and _aware() reads it back as UTC: +08:00 → 8 h off",
-            )
-        )
     shanghai = datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     alarm = applied(store, event(at=shanghai)).alarm
     assert alarm.raised_at == shanghai  # the same instant: 02:00 UTC
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/store.py _aware() keeps aware values as they come: a PostgreSQL session "
-    "in Asia/Shanghai returns +08:00 times instead of UTC",
-)
 def test_times_are_utc_whatever_the_postgresql_session_time_zone(pg_schema: str) -> None:
     engine = create_state_engine(postgres_url(pg_schema, timezone="Asia/Shanghai"))
     try:

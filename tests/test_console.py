@@ -267,7 +267,10 @@ def test_stream_delivers_an_alarm_published_from_another_thread_within_1s(
 
 def test_stream_unsubscribes_when_the_client_leaves(console: Console) -> None:
     with httpx.stream("GET", console.url + "/api/alarms/stream", timeout=5) as response:
-        next(response.iter_lines())
+        # Keep the iterator: a discarded one is closed at once, and closing it closes the
+        # response, which is a real disconnect racing the assertion below.
+        lines = response.iter_lines()
+        next(lines)
         assert len(console.feed._subscribers) == 1
     deadline = time.monotonic() + 5
     while console.feed._subscribers and time.monotonic() < deadline:

@@ -21,7 +21,15 @@ from sensors.events import AlarmEvent, AlarmSink, Category, Severity, Transition
 from sensors.facility import Facility, SensorInfo, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import PresenceUpdate
-from tests.scenarios import SITE, TICK, RecordingSink, Timeline, normal_values, reading
+from tests.scenarios import (
+    SITE,
+    TICK,
+    RecordingSink,
+    Timeline,
+    large_facility,
+    normal_values,
+    reading,
+)
 
 B2_01 = Subject(SITE, "B2-01", "b201-th1")
 
@@ -486,6 +494,28 @@ def test_the_engine_is_safe_from_a_reading_thread_and_a_tick_thread(
     assert len(sink.events) == len(climate) * (rounds - 1) + 2 * (rounds // 10)
 
 
+def test_sensors_first_heard_during_a_recovery_sweep_do_not_break_the_tick(
+    clock: FakeClock, sink: RecordingSink
+) -> None:
+    # After an input outage the sweep walks every silence timer while the reading thread
+    # keeps adding timers for sensors heard for the first time (no start() here).
+    facility = large_facility(rooms=100, climate_sensors_per_room=40)
+    states = iter([True, False] * 1_000_000)  # the input flaps: every other sweep recovers
+    engine = RulesEngine(facility, sink, clock, input_healthy=lambda: next(states))
+    first_readings = [
+        reading(facility, s.id, clock.now(), normal_values(facility, s))
+        for s in facility.all_sensors()
+    ]
+
+    def readings() -> None:
+        for r in first_readings:
+            engine.on_readings([r], [])
+
+    race(readings, engine.tick)
+    assert engine.stats.readings == len(first_readings) == 4000
+    assert sink.events == []
+
+
 class _GateSink:
     """Holds the tick thread's publish until the reading thread has published its own."""
 
@@ -501,12 +531,6 @@ class _GateSink:
         self.inner.publish(events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/engine.py emits events after releasing its lock: a silence RAISE from "
-    "tick() can reach the sink after the CLEAR of the reading that arrived meanwhile, "
-    "leaving an active silence alarm for a sensor that reports (peers.md pain point 3)",
-)
 def test_a_reading_racing_the_silence_sweep_does_not_leave_a_stuck_alarm(
     facility: Facility, clock: FakeClock, service: AlarmService
 ) -> None:

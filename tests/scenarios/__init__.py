@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from rules.engine import RulesEngine
 from sensors.clock import FakeClock
 from sensors.events import AlarmEvent, AlarmSink, Transition
-from sensors.facility import Facility, SensorInfo, SensorKind
+from sensors.facility import Facility, FacilityConfig, SensorInfo, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import PresenceUpdate, Reading
 
@@ -56,6 +56,45 @@ def normal_values(facility: Facility, sensor: SensorInfo) -> dict[str, object]:
         SensorKind.GAS: {"voc": 0.05},
     }
     return by_kind[sensor.kind]
+
+
+def large_facility(rooms: int, climate_sensors_per_room: int) -> Facility:
+    """A synthetic paper-stack site with many climate sensors, for load and race tests."""
+    config = FacilityConfig.model_validate(
+        {
+            "sites": [
+                {
+                    "id": SITE,
+                    "name": {"zh": "测试馆", "en": "Test archive"},
+                    "buildings": [
+                        {
+                            "id": "main",
+                            "name": {"zh": "主馆", "en": "Main"},
+                            "floors": [
+                                {
+                                    "id": "F1",
+                                    "name": {"zh": "一层", "en": "First floor"},
+                                    "rooms": [
+                                        {
+                                            "id": f"R{r:03d}",
+                                            "name": {"zh": f"库房{r}", "en": f"Stack {r}"},
+                                            "class": "paper",
+                                            "sensors": [
+                                                {"id": f"r{r:03d}-th{n}", "kind": "climate"}
+                                                for n in range(climate_sensors_per_room)
+                                            ],
+                                        }
+                                        for r in range(rooms)
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    return Facility.compile(config)
 
 
 class RecordingSink:
