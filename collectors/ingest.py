@@ -85,6 +85,7 @@ class Ingest:
         self._retry_max_s = retry_max_s
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        self._failing = False
         self._thread: threading.Thread | None = None
         self.stats = IngestStats()
 
@@ -102,6 +103,11 @@ class Ingest:
             self._thread.join(timeout=60)
             self._thread = None
         self._source.stop()
+
+    @property
+    def store_failing(self) -> bool:
+        """The store is refusing writes right now (the batch is being retried)."""
+        return self._failing
 
     @property
     def backlog(self) -> int:
@@ -176,6 +182,7 @@ class Ingest:
             try:
                 self._store.write(batch)
             except Exception as exc:  # noqa: BLE001 - any store failure means: keep and retry
+                self._failing = True
                 self.stats.write_retries += 1
                 self.stats.last_error = f"store: {exc!r}"
                 log.warning("store write failed (%r); retrying in %.1fs", exc, delay)
@@ -183,5 +190,6 @@ class Ingest:
                     return False
                 delay = min(delay * 2, self._retry_max_s)
             else:
+                self._failing = False
                 self.stats.last_write_at = self._clock.now()
                 return True

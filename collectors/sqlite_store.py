@@ -20,6 +20,7 @@ from typing import Any
 
 from collectors.quarantine import Rejected
 from sensors.clock import from_ns, to_ns
+from sensors.events import MetricSample
 from sensors.payload import MEASUREMENTS
 from sensors.reading import PresenceUpdate, Reading
 
@@ -54,6 +55,13 @@ CREATE TABLE IF NOT EXISTS quarantine_counts (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_metrics (
+    site TEXT NOT NULL,
+    room TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (site, room, ts_ns)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS presence (
     site TEXT NOT NULL,
     sensor TEXT NOT NULL,
@@ -128,6 +136,9 @@ class SqliteReadingStore:
         # sensor: such readings share their batch's receive time, so each gets the next
         # free nanosecond instead, and none collides with another on the key.
         self._stamps: dict[tuple[str, str], int] = {}
+        # Metrics come from the rules (ingest or timer thread): their own connection.
+        self._metrics_writer: sqlite3.Connection | None = None
+        self._metrics_lock = threading.Lock()
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +152,40 @@ class SqliteReadingStore:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._metrics_writer is not None:
+            self._metrics_writer.close()
+            self._metrics_writer = None
+
+    def write_metrics(self, samples: Sequence[MetricSample]) -> None:
+        """Computed per-room figures (preservation metrics), from whichever thread has them."""
+        with self._metrics_lock:
+            if self._metrics_writer is None:
+                conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA busy_timeout=5000")
+                self._metrics_writer = conn
+            conn = self._metrics_writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO room_metrics (site, room, ts_ns, metrics) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(s.site, s.room, to_ns(s.at), json.dumps(dict(s.values))) for s in samples],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def metrics(
+        self, site: str, room: str, since: datetime
+    ) -> list[tuple[datetime, dict[str, float]]]:
+        """A room's metric samples since ``since``, oldest first."""
+        rows = self._reader().execute(
+            "SELECT ts_ns, metrics FROM room_metrics WHERE site = ? AND room = ? AND ts_ns >= ? "
+            "ORDER BY ts_ns",
+            (site, room, to_ns(since)),
+        )
+        return [(from_ns(ts), json.loads(values)) for ts, values in rows]
 
     # -- write side: called from the ingest thread only ------------------------------
 

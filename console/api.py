@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query
 from alerts.models import AlarmState
 from collectors.quarantine import Reason
 from console.context import ConsoleContext
+from console.preservation import add_preservation_route
 from console.rooms import site_rooms
 from console.schemas import (
     AlarmChangeOut,
@@ -56,6 +57,7 @@ def build_router(ctx: ConsoleContext) -> APIRouter:
     _add_status_routes(router, ctx)
     _add_alarm_routes(router, ctx)
     _add_quarantine_route(router, ctx)
+    add_preservation_route(router, ctx)
     return router
 
 

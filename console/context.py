@@ -1,13 +1,14 @@
 """What the console reads from: the ports it needs, bundled for the app factory.
 
 The console only reads. Its collaborators are Protocols so the service can hand over
-the real stores and a test can hand over anything with the same three methods.
+the real stores and a test can hand over anything with the same methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from alerts.feed import AlarmFeed
@@ -30,6 +31,10 @@ class ReadingsReader(Protocol):
     ) -> list[QuarantinedMessage]: ...
 
     def quarantine_counts(self) -> dict[str, int]: ...
+
+    def metrics(
+        self, site: str, room: str, since: datetime
+    ) -> list[tuple[datetime, dict[str, float]]]: ...
 
 
 class AlarmReader(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,14 @@ class _NoReadings:
 
     def quarantine_counts(self) -> dict[str, int]:
         return {}
+
+    def metrics(
+        self,
+        site: str,  # noqa: ARG002
+        room: str,  # noqa: ARG002
+        since: datetime,  # noqa: ARG002
+    ) -> list[tuple[datetime, dict[str, float]]]:
+        return []
 
 
 class _NoAlarms:

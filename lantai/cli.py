@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--no-rules", action="store_true", help="leave the rules engine out")
     ingest.set_defaults(func=_bench_ingest)
+    rules = bench_sub.add_parser("rules", help="rule evaluations/s and state memory")
+    rules.add_argument("--json", action="store_true", help="one JSON line (the default output)")
+    rules.add_argument("--sensors", type=int, default=10_000)
+    rules.add_argument("--minutes", type=int, default=24 * 60, help="simulated minutes")
+    rules.set_defaults(func=_bench_rules)
     alarm = bench_sub.add_parser("alarm", help="smoke publish → notifier latency under load")
     alarm.add_argument("--json", action="store_true", help="one JSON line (the default output)")
     alarm.add_argument("--samples", type=int, default=200)
@@ -194,6 +199,13 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         rules=not args.no_rules,
     )
     print(json.dumps(result))
+    return 0
+
+
+def _bench_rules(args: argparse.Namespace) -> int:
+    from lantai.bench.rules import run_rules_bench  # noqa: PLC0415
+
+    print(json.dumps(run_rules_bench(sensors=args.sensors, minutes=args.minutes)))
     return 0
 
 

@@ -27,11 +27,26 @@ from collectors.mqtt_source import PahoSource
 from collectors.sqlite_store import SqliteReadingStore
 from console.app import ConsoleContext, create_app
 from lantai.settings import LantaiSettings
+from rules.config import load_rules
 from rules.engine import RulesEngine
+from rules.persistence import SqlStateStore
 from sensors.clock import Clock, SystemClock
+from sensors.events import TaskRequest
 from sensors.facility import Facility
 
 log = logging.getLogger(__name__)
+
+
+class LoggedTasks:
+    """Task requests from the rules, logged and kept until the inspections issue records them."""
+
+    def __init__(self) -> None:
+        self.requested: list[TaskRequest] = []
+
+    def request(self, tasks: Sequence[TaskRequest]) -> None:
+        for task in tasks:
+            log.info("task requested for %s/%s (%s): %s", task.site, task.room, task.role, task.title_en)
+        self.requested.extend(tasks)
 
 
 class LantaiService:
@@ -56,8 +71,18 @@ class LantaiService:
             self.alarm_store, [LogNotifier(), ConsoleNotifier(self.feed), *extra_notifiers]
         )
         self.source = PahoSource(settings.mqtt)
+        self.rule_state = SqlStateStore(self._state_engine)
+        self.tasks = LoggedTasks()
+        rule_file = load_rules(settings.rules, facility) if settings.rules is not None else None
         self.rules = RulesEngine(
-            facility, self.alarms, self.clock, input_healthy=lambda: self.source.connected
+            facility,
+            self.alarms,
+            self.clock,
+            rules=rule_file,
+            tasks=self.tasks,
+            metrics=self.readings,
+            state_store=self.rule_state,
+            input_healthy=self._input_healthy,
         )
         self.ingest = Ingest(
             self.source,
@@ -70,19 +95,24 @@ class LantaiService:
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
 
+    def _input_healthy(self) -> bool:
+        """Lantai can hear its sensors: connected, and the store is taking writes."""
+        return self.source.connected and not self.ingest.store_failing
+
     def health(self) -> dict[str, object]:
         """Component status for /api/health."""
         stats = self.ingest.stats
         problems = []
         if not self.source.connected:
             problems.append("mqtt_disconnected")
-        if stats.write_retries and stats.last_error and stats.last_error.startswith("store"):
-            problems.append("store_write_failed")
+        if self.ingest.store_failing:
+            problems.append("store_write_failing")
         return {
             "mqtt_connected": self.source.connected,
             "ingest": {k: v for k, v in asdict(stats).items() if k != "last_write_at"},
             "ingest_backlog": self.ingest.backlog,
             "rules": asdict(self.rules.stats),
+            "tasks_requested": len(self.tasks.requested),
             "alarms": asdict(self.alarms.stats),
             "problems": problems,
         }
@@ -90,6 +120,7 @@ class LantaiService:
     def start(self, *, console: bool = True) -> None:
         self.readings.start()
         self.alarm_store.start()
+        self.rule_state.start()
         self.rules.start()
         self.ingest.start()
         self._scheduler.add_job(
@@ -143,5 +174,6 @@ class LantaiService:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self.ingest.stop()
+        self.rules.stop()
         self.readings.stop()
         self._state_engine.dispose()

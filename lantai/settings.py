@@ -48,6 +48,8 @@ class LantaiSettings(BaseSettings):
     )
 
     facility: Path
+    # The rule file (rules/example-rules.yaml shows one); none means the defaults only.
+    rules: Path | None = None
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
@@ -78,6 +80,7 @@ class LantaiSettings(BaseSettings):
         return self.model_copy(
             update={
                 "facility": base / self.facility,
+                "rules": None if self.rules is None else base / self.rules,
                 "store": self.store.model_copy(
                     update={"readings_path": base / self.store.readings_path}
                 ),

@@ -1,40 +1,65 @@
 """The rules engine: owns every rule's state and feeds it to the pure evaluators.
 
-Readings arrive from the ingest thread (``on_readings``); the silence timer is swept by
-``tick``, which a scheduler calls (APScheduler only triggers: the time comes from the
-injected clock). Events go to an ``AlarmSink`` after the lock is released, so a slow
-sink never blocks the other thread's evaluation.
+Readings arrive from the ingest thread (``on_readings``); timers are swept by ``tick``,
+which a scheduler calls (APScheduler only triggers; the time comes from the injected
+clock). Outputs leave in the order they were decided, after the state lock is released.
+
+State survives restarts (peers.md pain point 5): changed states are snapshotted every
+``save_every`` and on stop, and restored on start. The span Lantai was not listening — a
+restart, a broker outage, a failing store — is not counted against any sensor's silence
+timer, and while it lasts one "monitoring degraded" alarm stands in for the sensor
+alarms it would otherwise cause (pain point 2).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from rules.evaluate import (
-    Subject,
-    evaluate_heard,
-    evaluate_silence,
-    evaluate_smoke,
-    evaluate_threshold,
-    silence_key,
-)
-from rules.model import SensorRules, compile_rules
+from pydantic import TypeAdapter, ValidationError
+
+from rules.base import Subject
+from rules.compile import Cell, compile_rules
+from rules.config import RuleFile
+from rules.kinds import Output
+from rules.persistence import StateStore
+from rules.silence import degraded, evaluate_silence, heard, last_will
 from sensors.clock import Clock
-from sensors.events import AlarmEvent, AlarmSink, Category, Severity, Transition
+from sensors.events import (
+    AlarmEvent,
+    AlarmSink,
+    MetricSample,
+    MetricSink,
+    TaskRequest,
+    TaskSink,
+    Transition,
+)
 from sensors.facility import Facility
 from sensors.reading import PresenceUpdate, Reading
 
+log = logging.getLogger(__name__)
+
 SensorKey = tuple[str, str]  # (site, sensor)
+ENGINE_RECORD = "_engine"
+# A restart or a reconnect takes a few seconds; only a longer outage raises the meta alarm.
+DEGRADED_AFTER = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
 class EngineStats:
+    rules: int = 0
     readings: int = 0
-    events: int = 0
+    evaluations: int = 0
+    alarm_events: int = 0
+    tasks: int = 0
+    metrics: int = 0
     sweeps: int = 0
+    saves: int = 0
+    restored_states: int = 0
 
 
 class RulesEngine:
@@ -46,142 +71,249 @@ class RulesEngine:
         sink: AlarmSink,
         clock: Clock,
         *,
+        rules: RuleFile | None = None,
+        tasks: TaskSink | None = None,
+        metrics: MetricSink | None = None,
+        state_store: StateStore | None = None,
         input_healthy: Callable[[], bool] | None = None,
+        save_every: timedelta = timedelta(seconds=10),
     ) -> None:
-        self._rules = compile_rules(facility)
-        self._subjects = {key: Subject(r.site, r.room, r.sensor) for key, r in self._rules.items()}
+        self._set = compile_rules(facility, rules)
+        self._slots = self._set.slots
         self._sink = sink
+        self._tasks = tasks
+        self._metrics = metrics
+        self._store = state_store
         self._clock = clock
         self._input_healthy = input_healthy
+        self._save_every = save_every
         self._lock = threading.Lock()
-        # Events leave in the order they were decided: the emit lock is taken before the
+        # Outputs leave in the order they were decided: the emit lock is taken before the
         # state lock is let go, so a CLEAR decided after a RAISE cannot overtake it.
         self._emit_lock = threading.Lock()
-        self._thresholds: dict[tuple[str, str, str], bool] = {}
-        self._smoking: dict[tuple[str, str], frozenset[str]] = {}
         self._last_seen: dict[SensorKey, datetime] = {}
         self._silent: set[SensorKey] = set()
-        self._input_was_down = False
-        self.stats = EngineStats()
+        self._unhealthy_since: datetime | None = None
+        self._degraded_raised = False
+        self._dirty: set[Cell] = set()
+        self._last_save: datetime | None = None
+        self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
+        self.stats = EngineStats(rules=self._set.rule_count)
+
+    # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Every sensor gets one silence period of grace from now."""
+        """Restore saved state, then give every sensor not seen before one period of grace."""
         now = self._clock.now()
         with self._lock:
-            for key in self._rules:
+            if self._store is not None:
+                self._restore(self._store.load(), now)
+            for key in self._slots:
                 self._last_seen.setdefault(key, now)
+            self._last_save = now
+
+    def stop(self) -> None:
+        """Save what changed since the last snapshot."""
+        self.save()
+
+    # -- input ---------------------------------------------------------------------------
 
     def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
-        now = self._clock.now()
-        events: list[AlarmEvent] = []
+        outputs: list[Output] = []
+        dirty = self._dirty
+        evaluations = 0
         with self._lock:
             for reading in readings:
-                self._evaluate(reading, now, events)
+                key = (reading.site, reading.sensor)
+                slot = self._slots.get(key)
+                if slot is None:
+                    continue
+                self._last_seen[key] = reading.received_at
+                if key in self._silent:
+                    self._silent.discard(key)
+                    outputs.extend(heard(True, slot.subject, reading.received_at)[1])  # noqa: FBT003
+                now = reading.ts
+                for rule, evaluate, cell, subject in slot.evaluators:
+                    state = cell.value
+                    new, out = evaluate(rule, state, reading, subject, now)
+                    if new is not state:
+                        cell.value = new
+                        dirty.add(cell)
+                    if out:
+                        outputs.extend(out)
+                evaluations += len(slot.evaluators)
             for update in presence:
-                self._presence(update, now, events)
+                self._presence(update, outputs)
             self.stats.readings += len(readings)
+            self.stats.evaluations += evaluations
             self._emit_lock.acquire()
-        self._emit(events)
+        self._emit(outputs)
+
+    def _presence(self, update: PresenceUpdate, outputs: list[Output]) -> None:
+        key = (update.site, update.sensor)
+        slot = self._slots.get(key)
+        if slot is None:
+            return
+        if update.online:
+            self._last_seen[key] = update.received_at
+            if key in self._silent:
+                self._silent.discard(key)
+                outputs.extend(heard(True, slot.subject, update.received_at)[1])  # noqa: FBT003
+        elif key not in self._silent and slot.silence_after is not None:
+            self._silent.add(key)
+            outputs.append(last_will(slot.subject, update.received_at))
+
+    # -- timers --------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Sweep the silence timers (called every few seconds by the scheduler)."""
+        """Sweep silence timers and every rule's timers (called every few seconds)."""
         now = self._clock.now()
-        events: list[AlarmEvent] = []
+        outputs: list[Output] = []
         with self._lock:
             self.stats.sweeps += 1
-            if self._input_healthy is not None and not self._input_healthy():
-                # The broker or collector is down: every sensor would look silent. Hold
-                # the timers instead of raising one alarm per sensor (pain point 2).
-                self._input_was_down = True
-                return
-            if self._input_was_down:
-                self._input_was_down = False
-                for key in self._last_seen:
-                    self._last_seen[key] = max(self._last_seen[key], now)
-            for key, rules in self._rules.items():
-                raised = key in self._silent
-                now_raised, found = evaluate_silence(
-                    rules.silence, self._last_seen.get(key, now), raised, self._subjects[key], now
-                )
-                if now_raised and not raised:
-                    self._silent.add(key)
-                events.extend(found)
+            healthy = self._input_healthy is None or self._input_healthy()
+            if healthy:
+                self._recovered(now, outputs)
+                self._sweep_silence(now, outputs)
+                self._run_tickers(now, outputs)
+            else:
+                self._degrading(now, outputs)
             self._emit_lock.acquire()
-        self._emit(events)
+        self._emit(outputs)
+        if self._last_save is None or now - self._last_save >= self._save_every:
+            self.save()
 
-    def _evaluate(self, reading: Reading, now: datetime, events: list[AlarmEvent]) -> None:
-        key = (reading.site, reading.sensor)
-        rules = self._rules.get(key)
-        if rules is None:
+    def _degrading(self, now: datetime, outputs: list[Output]) -> None:
+        # Lantai cannot hear: hold every timer (a sensor is not silent, a door not held
+        # open, because we are deaf), and after a grace raise one alarm per site.
+        if self._unhealthy_since is None:
+            self._unhealthy_since = now
+        if not self._degraded_raised and now - self._unhealthy_since > DEGRADED_AFTER:
+            self._degraded_raised = True
+            outputs.extend(degraded(site, now, Transition.RAISE) for site in self._set.sites)
+
+    def _recovered(self, now: datetime, outputs: list[Output]) -> None:
+        if self._unhealthy_since is None:
             return
-        subject = self._subjects[key]
-        self._heard(key, rules, subject, now, events)
-        payload = reading.payload
-        for rule in rules.thresholds:
-            value = getattr(payload, rule.field)
-            if value is None:
+        gap = now - self._unhealthy_since
+        for key, seen in self._last_seen.items():
+            self._last_seen[key] = seen + gap
+        self._unhealthy_since = None
+        if self._degraded_raised:
+            self._degraded_raised = False
+            outputs.extend(degraded(site, now, Transition.CLEAR) for site in self._set.sites)
+
+    def _sweep_silence(self, now: datetime, outputs: list[Output]) -> None:
+        for key, slot in self._slots.items():
+            after = slot.silence_after
+            if after is None or key in self._silent:
                 continue
-            state_key = (rule.id, *key)
-            active = self._thresholds.get(state_key, False)
-            now_active, found = evaluate_threshold(rule, active, value, subject, now)
-            if now_active is not active:
-                self._thresholds[state_key] = now_active
-                events.extend(found)
-        if rules.smoke is not None and payload.smoke is not None:
-            room_key = (reading.site, reading.room)
-            smoking = self._smoking.get(room_key, frozenset())
-            after, found = evaluate_smoke(rules.smoke, smoking, payload.smoke, subject, now)
-            if after is not smoking:
-                self._smoking[room_key] = after
-                events.extend(found)
+            raised, found = evaluate_silence(after, self._last_seen[key], False, slot.subject, now)  # noqa: FBT003
+            if raised:
+                self._silent.add(key)
+                outputs.extend(found)
 
-    def _heard(
-        self,
-        key: SensorKey,
-        rules: SensorRules,
-        subject: Subject,
-        now: datetime,
-        events: list[AlarmEvent],
-    ) -> None:
-        self._last_seen[key] = now
-        if key in self._silent:
-            _, found = evaluate_heard(rules.silence, raised=True, subject=subject, now=now)
-            self._silent.discard(key)
-            events.extend(found)
+    def _run_tickers(self, now: datetime, outputs: list[Output]) -> None:
+        for rule, tick, cell, subject in self._set.tickers:
+            state = cell.value
+            new, out = tick(rule, state, subject, now)
+            if new is not state:
+                cell.value = new
+                self._dirty.add(cell)
+            if out:
+                outputs.extend(out)
 
-    def _presence(self, update: PresenceUpdate, now: datetime, events: list[AlarmEvent]) -> None:
-        key = (update.site, update.sensor)
-        rules = self._rules.get(key)
-        if rules is None:
-            return
-        subject = self._subjects[key]
-        if update.online:
-            self._heard(key, rules, subject, now, events)
-        elif key not in self._silent:
-            # The device's Last Will: do not wait out the silence timer.
-            self._silent.add(key)
-            events.append(
-                AlarmEvent(
-                    key=silence_key(subject),
-                    transition=Transition.RAISE,
-                    rule=rules.silence.id,
-                    category=Category.TROUBLE,
-                    severity=Severity.LOW,
-                    site=subject.site,
-                    room=subject.room,
-                    sensor=subject.sensor,
-                    at=now,
-                    message_zh=f"{subject.room} 传感器 {subject.sensor} 报告离线",
-                    message_en=f"Sensor {subject.sensor} in {subject.room} reported offline",
-                    value="offline",
-                )
-            )
+    # -- outputs -------------------------------------------------------------------------
 
-    def _emit(self, events: list[AlarmEvent]) -> None:
-        """Publish, then release the emit lock taken while the events were decided."""
+    def _emit(self, outputs: list[Output]) -> None:
+        """Route outputs to their sinks, then release the emit lock taken while deciding."""
         try:
-            if events:
-                self.stats.events += len(events)
-                self._sink.publish(events)
+            if not outputs:
+                return
+            alarms = [o for o in outputs if isinstance(o, AlarmEvent)]
+            tasks = [o for o in outputs if isinstance(o, TaskRequest)]
+            metrics = [o for o in outputs if isinstance(o, MetricSample)]
+            if alarms:
+                self.stats.alarm_events += len(alarms)
+                self._sink.publish(alarms)
+            if tasks and self._tasks is not None:
+                self.stats.tasks += len(tasks)
+                self._tasks.request(tasks)
+            if metrics and self._metrics is not None:
+                self.stats.metrics += len(metrics)
+                self._metrics.write_metrics(metrics)
         finally:
             self._emit_lock.release()
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Snapshot changed states (under the lock), then write them (outside it)."""
+        if self._store is None:
+            return
+        with self._lock:
+            now = self._clock.now()
+            snapshot: dict[str, tuple[str, Any]] = {
+                cell.key: (
+                    cell.kind.type,
+                    self._adapter(cell.kind.state).dump_python(cell.value, mode="json"),
+                )
+                for cell in self._dirty
+            }
+            snapshot[ENGINE_RECORD] = ("engine", self._engine_record(now))
+            self._dirty = set()
+            self._last_save = now
+        self._store.save(snapshot)
+        self.stats.saves += 1
+
+    def _engine_record(self, now: datetime) -> dict[str, Any]:
+        return {
+            "saved_at": now.isoformat(),
+            "last_seen": {f"{s}/{x}": t.isoformat() for (s, x), t in self._last_seen.items()},
+            "silent": sorted(f"{s}/{x}" for s, x in self._silent),
+        }
+
+    def _restore(self, saved: dict[str, tuple[str, Any]], now: datetime) -> None:
+        record = saved.pop(ENGINE_RECORD, None)
+        cells = self._set.cells
+        for key, (kind, data) in saved.items():
+            cell = cells.get(key)
+            if cell is None or cell.kind.type != kind:
+                continue  # a rule removed or retyped since: its old state is not ours
+            try:
+                cell.value = self._adapter(cell.kind.state).validate_python(data)
+            except ValidationError:
+                log.warning("rule state %s could not be restored; starting it afresh", key)
+                continue
+            self.stats.restored_states += 1
+        if record is None:
+            return
+        data = record[1]
+        saved_at = datetime.fromisoformat(data["saved_at"])
+        # The time Lantai was down is not a sensor's silence: move every timer on by it.
+        gap = max(now - saved_at, timedelta(0))
+        for name, seen in data["last_seen"].items():
+            site, _, sensor = name.partition("/")
+            if (site, sensor) in self._slots:
+                self._last_seen[(site, sensor)] = datetime.fromisoformat(seen) + gap
+        for name in data["silent"]:
+            site, _, sensor = name.partition("/")
+            if (site, sensor) in self._slots:
+                self._silent.add((site, sensor))
+
+    def _adapter(self, state_type: type[Any]) -> TypeAdapter[Any]:
+        adapter = self._adapters.get(state_type)
+        if adapter is None:
+            adapter = self._adapters[state_type] = TypeAdapter(state_type)
+        return adapter
+
+    # -- inspection (tests, API) -----------------------------------------------------------
+
+    def state_of(self, key: str) -> Any:  # noqa: ANN401 - each rule has its own state type
+        """The current state of one rule cell, by key (``rule:site:sensor-or-room``)."""
+        with self._lock:
+            return self._set.cells[key].value
+
+    def subject_of(self, site: str, sensor: str) -> Subject | None:
+        slot = self._slots.get((site, sensor))
+        return None if slot is None else slot.subject

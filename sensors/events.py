@@ -71,3 +71,42 @@ class AlarmSink(Protocol):
     """Where rules send alarm events (the alerts package implements it)."""
 
     def publish(self, events: Sequence[AlarmEvent]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """A rule asking for a person to check something (the inspections issue records it).
+
+    ``key`` identifies the condition: a rule asks once per episode, not once per reading.
+    """
+
+    key: str
+    rule: str
+    site: str
+    room: str
+    at: datetime
+    title_zh: str
+    title_en: str
+    role: str  # who should do it: "guard", "stack_manager", …
+
+
+class TaskSink(Protocol):
+    """Where rules send task requests (the inspections package implements it)."""
+
+    def request(self, tasks: Sequence[TaskRequest]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """A computed per-room figure for the time-series store (e.g. preservation metrics)."""
+
+    site: str
+    room: str
+    at: datetime
+    values: tuple[tuple[str, float], ...]  # (name, value): dew_point, pi, twpi, emc, mold_index…
+
+
+class MetricSink(Protocol):
+    """Where the engine writes computed metrics (the store implements it)."""
+
+    def write_metrics(self, samples: Sequence[MetricSample]) -> None: ...

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from lantai.settings import load_settings
+from rules.compile import compile_rules
+from rules.config import load_rules
 from sensors.facility import Facility, SensorKind, load_facility
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,13 +25,24 @@ def _load_site(path: Path) -> object:
 
 def _load_settings(path: Path) -> object:
     settings = load_settings(path)
-    # A settings file is only usable if the facility it names loads too.
-    return load_facility(settings.facility)
+    # A settings file is only usable if the facility and rules it names load too.
+    facility = load_facility(settings.facility)
+    if settings.rules is not None:
+        load_rules(settings.rules, facility)
+    return facility
+
+
+def _load_rules(path: Path) -> object:
+    # The example rules are written for the example site; they must compile against it.
+    facility = load_facility(EXAMPLE_SITE)
+    compile_rules(facility, load_rules(path, facility))
+    return facility
 
 
 LOADERS = {
     "sensors/example-site.yaml": _load_site,
     "lantai/example-settings.yaml": _load_settings,
+    "rules/example-rules.yaml": _load_rules,
 }
 
 

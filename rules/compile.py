@@ -1,0 +1,149 @@
+"""Compile the rules: defaults and the rule file, resolved per sensor, into runtime slots.
+
+Done once at start (style-anchors.md principle 2): the engine then runs with no lookups by
+name. Each sensor gets a ``Slot``: its subject and, in order, (rule, evaluate, state cell)
+for every rule that reads it. Room-level rules (fire, condensation, preservation) share
+one cell among all the sensors of the room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from rules.base import Subject
+from rules.calendar import Calendar, CalendarConfig
+from rules.config import RuleFile
+from rules.defaults import default_entries
+from rules.kinds import Evaluate, Level, RuleConfig, RuleKind, Target, Tick
+from rules.registry import BY_TYPE, CONFIGS
+from rules.silence import SilenceConfig
+from sensors.facility import Facility, RoomInfo, SensorInfo, SensorKind, SiteInfo
+from sensors.room_classes import ClimateLimits, LocalName
+
+_NO_NAME = LocalName(zh="-", en="-")
+
+
+@dataclass(slots=True, eq=False)
+class Cell:
+    """One rule state, owned by the engine; ``key`` names it in the persisted snapshot."""
+
+    key: str
+    kind: RuleKind
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Everything the engine runs for one sensor's readings."""
+
+    subject: Subject
+    evaluators: tuple[tuple[Any, Evaluate, Cell, Subject], ...]
+    silence_after: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    slots: dict[tuple[str, str], Slot]
+    cells: dict[str, Cell]
+    tickers: tuple[tuple[Any, Tick, Cell, Subject], ...]
+    sites: tuple[str, ...]
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(slot.evaluators) for slot in self.slots.values())
+
+
+_CONFIG_BY_TYPE: dict[str, type[RuleConfig]] = {
+    c.model_fields["type"].annotation.__args__[0]: c  # type: ignore[union-attr]
+    for c in CONFIGS
+}
+
+
+def compile_rules(facility: Facility, rule_file: RuleFile | None = None) -> RuleSet:
+    """Resolve every sensor's rules and build the engine's slots."""
+    file_entries = rule_file.entries if rule_file is not None else []
+    calendars = {site: _calendars(info, rule_file) for site, info in facility.sites.items()}
+    cells: dict[str, Cell] = {}
+    compiled_room_rules: dict[str, Any] = {}
+    slots: dict[tuple[str, str], Slot] = {}
+    tickers: list[tuple[Any, Tick, Cell, Subject]] = []
+    for sensor in facility.all_sensors():
+        room = facility.rooms[(sensor.site, sensor.room)]
+        target = Target(sensor, room, facility.sites[sensor.site], calendars[sensor.site])
+        evaluators = []
+        silence_after: timedelta | None = None
+        for config in _resolve(sensor, room, file_entries):
+            if isinstance(config, SilenceConfig):
+                silence_after = config.compile(target)
+                continue
+            kind = BY_TYPE[config.type]  # type: ignore[attr-defined]
+            if config.level is Level.ROOM:
+                subject = Subject(sensor.site, sensor.room)
+                key = f"{config.id}:{sensor.site}:{sensor.room}"
+                if key not in compiled_room_rules:
+                    compiled_room_rules[key] = config.compile(target)
+                rule = compiled_room_rules[key]
+            else:
+                subject = Subject(sensor.site, sensor.room, sensor.id)
+                key = f"{config.id}:{sensor.site}:{sensor.id}"
+                rule = config.compile(target)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell(key, kind, kind.initial)
+                if kind.tick is not None:
+                    tickers.append((rule, kind.tick, cell, subject))
+            evaluators.append((rule, kind.evaluate, cell, subject))
+        slots[(sensor.site, sensor.id)] = Slot(
+            Subject(sensor.site, sensor.room, sensor.id), tuple(evaluators), silence_after
+        )
+    return RuleSet(slots, cells, tuple(tickers), tuple(facility.sites))
+
+
+def _resolve(
+    sensor: SensorInfo, room: RoomInfo, file_entries: list[RuleConfig]
+) -> list[RuleConfig]:
+    """The winning entry per rule id for this sensor, enabled ones only, in a stable order."""
+    best: dict[str, tuple[tuple[int, int, int], RuleConfig]] = {}
+    candidates = [(0, i, c) for i, c in enumerate(_defaults(sensor, room))]
+    candidates += [(1, i, c) for i, c in enumerate(file_entries)]
+    for source, order, config in candidates:
+        if sensor.kind not in config.applies_to or not config.scope.matches(sensor):
+            continue
+        rank = (config.scope.specificity, source, order)
+        held = best.get(config.id)
+        if held is None or rank > held[0]:
+            best[config.id] = (rank, config)
+    return [config for _, config in sorted(best.values(), key=_order) if config.enabled]
+
+
+def _order(item: tuple[tuple[int, int, int], RuleConfig]) -> tuple[int, int]:
+    (_, source, order), _ = item
+    return source, order
+
+
+def _defaults(sensor: SensorInfo, room: RoomInfo) -> tuple[RuleConfig, ...]:
+    # Rooms of one class share their limits; validating the defaults once per distinct
+    # (kind, limits) keeps start-up fast for 10,000 sensors.
+    return _validated_defaults(sensor.kind, room.room_class, room.limits)
+
+
+@cache
+def _validated_defaults(
+    kind: SensorKind, room_class: str, limits: ClimateLimits
+) -> tuple[RuleConfig, ...]:
+    # The defaults read only the sensor's kind and the room's class and limits.
+    probe_sensor = SensorInfo("", "", "", "", room_class, "", kind, timedelta(minutes=1), None)
+    probe_room = RoomInfo("", "", "", "", _NO_NAME, room_class, limits, ())
+    return tuple(
+        _CONFIG_BY_TYPE[entry["type"]].model_validate(entry)
+        for entry in default_entries(probe_sensor, probe_room)
+    )
+
+
+def _calendars(site: SiteInfo, rule_file: RuleFile | None) -> dict[str, Calendar]:
+    configs = dict(rule_file.calendars) if rule_file is not None else {}
+    configs.setdefault("default", CalendarConfig(timezone=site.timezone.key))
+    return {name: Calendar.compile(config) for name, config in configs.items()}
