@@ -45,7 +45,9 @@ class LoggedTasks:
 
     def request(self, tasks: Sequence[TaskRequest]) -> None:
         for task in tasks:
-            log.info("task requested for %s/%s (%s): %s", task.site, task.room, task.role, task.title_en)
+            log.info(
+                "task requested for %s/%s (%s): %s", task.site, task.room, task.role, task.title_en
+            )
         self.requested.extend(tasks)
 
 

@@ -67,8 +67,10 @@ class RuleFile(BaseModel):
                 problems.append(
                     (
                         (*at, "type"),
-                        f"{entry.id!r} is a default rule of type {default_type!r}; to add a "
-                        f"{rule_type!r} rule, give it another id",
+                        (
+                            f"{entry.id!r} is a default rule of type {default_type!r}; to add a "
+                            f"{rule_type!r} rule, give it another id"
+                        ),
                     )
                 )
             if entry.level is Level.ROOM and entry.scope.sensor is not None:

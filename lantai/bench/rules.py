@@ -45,7 +45,9 @@ class _Counter:
         self.metrics += len(samples)
 
 
-def run_rules_bench(*, sensors: int = 10_000, minutes: int = 24 * 60, batch: int = 2000) -> dict[str, Any]:
+def run_rules_bench(
+    *, sensors: int = 10_000, minutes: int = 24 * 60, batch: int = 2000
+) -> dict[str, Any]:
     process = psutil.Process()
     gc.collect()
     rss_start = process.memory_info().rss
@@ -102,4 +104,4 @@ def run_rules_bench(*, sensors: int = 10_000, minutes: int = 24 * 60, batch: int
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_rules_bench(sensors=1000, minutes=120)))  # noqa: T201
+    print(json.dumps(run_rules_bench(sensors=1000, minutes=120)))
