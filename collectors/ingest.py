@@ -1,9 +1,12 @@
 """The ingest worker: decode, hand on to the rules, write durably, then acknowledge.
 
-One thread drains the delivery queue in batches (group commit): under load a batch grows
-to thousands of messages and costs one transaction; when quiet, each message is its own
-batch, so a smoke reading reaches the rules at once. The broker's in-flight window
-bounds how many unacknowledged messages can wait here, which bounds memory.
+Two threads. The first drains the delivery queue in batches (group commit: under load a
+batch grows to thousands of messages and costs one transaction; when quiet each message
+is its own batch, so a smoke reading reaches the rules at once), decodes them and hands
+them to the rules. The second writes each batch durably and only then acknowledges it,
+batches in order. SQLite writes in C without the interpreter lock, so while one batch is
+being written the next is decoded and evaluated instead of waiting. The broker's in-flight
+window and a short queue between the threads bound what can wait here, which bounds memory.
 
 Retry lives here and nowhere else: if the store refuses a batch, the same batch is tried
 again with backoff and nothing is acknowledged until it is written, so the broker keeps
@@ -18,10 +21,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from collectors.decode import Decoder
-from collectors.mqtt_source import Delivery, MessageSource
+from collectors.mqtt_source import AckToken, Delivery, MessageSource
 from collectors.quarantine import Rejected
 from collectors.sqlite_store import Batch
 from sensors.clock import Clock
@@ -30,6 +33,9 @@ from sensors.reading import PresenceUpdate, Reading
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 5000
+# Batches decoded but not yet written: enough to overlap the two threads, few enough that
+# a slow disk pushes back on the decoder (and so on the broker) instead of growing memory.
+WRITE_QUEUE = 2
 _STOP = object()
 
 
@@ -84,14 +90,18 @@ class Ingest:
         self._max_batch = max_batch
         self._retry_max_s = retry_max_s
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writes: queue.Queue[object] = queue.Queue(WRITE_QUEUE)
         self._stopping = threading.Event()
         self._failing = False
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self.stats = IngestStats()
 
     def start(self) -> None:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="lantai-ingest", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="lantai-write", daemon=True)
+        self._writer.start()
         self._thread.start()
         self._source.start(self._enqueue)
 
@@ -99,9 +109,10 @@ class Ingest:
         """Finish what is queued (write and acknowledge it), then disconnect."""
         self._stopping.set()
         self._queue.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
+        for thread in (self._thread, self._writer):
+            if thread is not None:
+                thread.join(timeout=60)
+        self._thread = self._writer = None
         self._source.stop()
 
     @property
@@ -118,6 +129,12 @@ class Ingest:
         self._queue.put(delivery)
 
     def _run(self) -> None:
+        try:
+            self._decode_loop()
+        finally:
+            self._hand_to_writer(_STOP)
+
+    def _decode_loop(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         while True:
             first = get()
@@ -155,14 +172,34 @@ class Ingest:
                 presence.append(result)
         self.stats.received += len(items)
         self._hand_on(batch)
-        if not self._write_durably(batch):
-            return  # stopping with the store down: unacknowledged, so the broker redelivers
-        self._source.ack([token for _, _, token in items])
-        stats = self.stats
-        stats.stored += len(readings)
-        stats.quarantined += len(rejected)
-        stats.presence += len(presence)
-        stats.batches += 1
+        self._hand_to_writer((batch, [token for _, _, token in items]))
+
+    def _hand_to_writer(self, item: object) -> None:
+        # Blocks while the writer is two batches behind (back-pressure), but never on a
+        # writer that has stopped for good.
+        while True:
+            try:
+                self._writes.put(item, timeout=0.5)
+            except queue.Full:
+                if self._writer is None or not self._writer.is_alive():
+                    return
+            else:
+                return
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._writes.get()
+            if item is _STOP:
+                return
+            batch, tokens = cast("tuple[Batch, list[AckToken]]", item)
+            if not self._write_durably(batch):
+                return  # stopping with the store down: unacknowledged, so redelivered
+            self._source.ack(tokens)
+            stats = self.stats
+            stats.stored += len(batch.readings)
+            stats.quarantined += len(batch.rejected)
+            stats.presence += len(batch.presence)
+            stats.batches += 1
 
     def _hand_on(self, batch: Batch) -> None:
         # Rules see readings before the write, so a slow disk never delays an alarm.

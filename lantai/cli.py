@@ -121,6 +121,8 @@ def _check_config(args: argparse.Namespace) -> int:
     import yaml  # noqa: PLC0415
 
     from lantai.settings import load_settings  # noqa: PLC0415
+    from rules.compile import compile_rules  # noqa: PLC0415
+    from rules.config import load_rules  # noqa: PLC0415
     from sensors.facility import load_facility  # noqa: PLC0415
 
     try:
@@ -141,6 +143,12 @@ def _check_config(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: settings OK; facility {settings.facility}: {len(facility.rooms)} rooms, "
         f"{len(facility.sensors)} sensors"
+    )
+    rule_file = load_rules(settings.rules, facility) if settings.rules is not None else None
+    compiled = compile_rules(facility, rule_file)
+    source = settings.rules or "the defaults only"
+    print(
+        f"rules: {source}: {compiled.rule_count} rule instances over {len(compiled.slots)} sensors"
     )
     return 0
 

@@ -17,6 +17,7 @@ from sensors.facility import load_facility
 from sensors.simulator import Simulator
 
 EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "sensors" / "example-site.yaml"
+EXAMPLE_RULES = Path(__file__).resolve().parent.parent / "rules" / "example-rules.yaml"
 
 
 def run_demo(data_dir: Path, *, port: int = 8080, speed: float = 10.0) -> None:
@@ -29,6 +30,7 @@ def run_demo(data_dir: Path, *, port: int = 8080, speed: float = 10.0) -> None:
     broker = start_local_broker(data_dir / "broker")
     settings = LantaiSettings(
         facility=EXAMPLE_SITE,
+        rules=EXAMPLE_RULES,
         mqtt=MqttSettings(host=broker.host, port=broker.port, client_id="lantai-demo"),
         store=StoreSettings(readings_path=data_dir / "readings.db"),
         state=StateSettings(url=f"sqlite:///{data_dir / 'state.db'}"),

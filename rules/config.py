@@ -77,6 +77,7 @@ class RuleFile(BaseModel):
                 problems.append(
                     ((*at, "scope", "sensor"), f"{rule_type!r} rules apply to whole rooms")
                 )
+            problems += _surface_problems(self._facility, entry, at)
             calendar = getattr(entry, "calendar", None)
             if calendar is not None and calendar != "default" and calendar not in self.calendars:
                 problems.append(((*at, "calendar"), f"no calendar named {calendar!r}"))
@@ -89,6 +90,25 @@ class RuleFile(BaseModel):
             if self._facility is not None:
                 problems += _scope_problems(self._facility, entry, at)
         return problems
+
+
+def _surface_problems(
+    facility: Facility | None, entry: RuleConfig, at: Loc
+) -> list[tuple[Loc, str]]:
+    """Condensation surfaces must be temperature probes of the room the rule is scoped to."""
+    surfaces = getattr(entry, "surfaces", None)
+    if surfaces is None or facility is None:
+        return []
+    room = entry.scope.room
+    if room is None:
+        return [((*at, "surfaces"), "naming surfaces needs a scope with a room")]
+    problems: list[tuple[Loc, str]] = []
+    sites = [entry.scope.site] if entry.scope.site else list(facility.sites)
+    for name in surfaces:
+        found = [facility.sensor(site, name) for site in sites]
+        if not any(s is not None and s.room == room for s in found):
+            problems.append(((*at, "surfaces"), f"no sensor {name!r} in room {room!r}"))
+    return problems
 
 
 def _scope_problems(facility: Facility, entry: RuleConfig, at: Loc) -> list[tuple[Loc, str]]:

@@ -120,9 +120,9 @@ class RulesEngine:
 
     def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
         outputs: list[Output] = []
-        dirty = self._dirty
         evaluations = 0
         with self._lock:
+            dirty = self._dirty  # under the lock: save() swaps the set
             for reading in readings:
                 key = (reading.site, reading.sensor)
                 slot = self._slots.get(key)
@@ -195,9 +195,13 @@ class RulesEngine:
     def _recovered(self, now: datetime, outputs: list[Output]) -> None:
         if self._unhealthy_since is None:
             return
-        gap = now - self._unhealthy_since
+        began = self._unhealthy_since
+        gap = now - began
         for key, seen in self._last_seen.items():
-            self._last_seen[key] = seen + gap
+            # Only what we last heard before going deaf; a sensor heard since the input
+            # came back (before this sweep) has a fresh time already.
+            if seen <= began:
+                self._last_seen[key] = seen + gap
         self._unhealthy_since = None
         if self._degraded_raised:
             self._degraded_raised = False
@@ -267,10 +271,13 @@ class RulesEngine:
         self.stats.saves += 1
 
     def _engine_record(self, now: datetime) -> dict[str, Any]:
+        since = self._unhealthy_since
         return {
             "saved_at": now.isoformat(),
             "last_seen": {f"{s}/{x}": t.isoformat() for (s, x), t in self._last_seen.items()},
             "silent": sorted(f"{s}/{x}" for s, x in self._silent),
+            "unhealthy_since": None if since is None else since.isoformat(),
+            "degraded_raised": self._degraded_raised,
         }
 
     def _restore(self, saved: dict[str, tuple[str, Any]], now: datetime) -> None:
@@ -290,8 +297,16 @@ class RulesEngine:
             return
         data = record[1]
         saved_at = datetime.fromisoformat(data["saved_at"])
-        # The time Lantai was down is not a sensor's silence: move every timer on by it.
-        gap = max(now - saved_at, timedelta(0))
+        self._degraded_raised = bool(data.get("degraded_raised", False))
+        since = data.get("unhealthy_since")
+        if since is not None:
+            # Deaf when we stopped: the outage goes on from when it began, and the sweep
+            # that finds the input back moves every timer on by all of it, restart included.
+            self._unhealthy_since = datetime.fromisoformat(since)
+            gap = timedelta(0)
+        else:
+            # The time Lantai was down is not a sensor's silence: move every timer on by it.
+            gap = max(now - saved_at, timedelta(0))
         for name, seen in data["last_seen"].items():
             site, _, sensor = name.partition("/")
             if (site, sensor) in self._slots:

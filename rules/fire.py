@@ -148,7 +148,9 @@ def _track_heat(
         kept = tuple(b for b in baselines if b[0] != sensor)
         baselines = (*kept, (sensor, now, temperature))
     heat = (sensor, now) if heat_seen else state.heat
-    return replace(state, baselines=baselines, heat=heat), heat_seen
+    # Direct construction: this runs whenever a baseline is renewed (once per window per
+    # temperature sensor), and replace() costs twice a constructor call.
+    return FireState(state.detectors, baselines, heat, state.raised, state.confirmed), heat_seen
 
 
 def _smoke_on(

@@ -150,8 +150,17 @@ def evaluate(
         return state, NO_OUTPUTS  # a reading late by more than the window: out of it
     # A late reading from an earlier bucket widens the open one: it stays in the window
     # for at most one window longer than it should, and the swing is never understated.
-    widened = replace(
-        state, open_min=min(state.open_min, value), open_max=max(state.open_max, value)
+    # Built directly, not with dataclasses.replace: this is the path a reading with a new
+    # extreme takes, and replace() costs twice a constructor call.
+    widened = FluctuationState(
+        state.active,
+        end,
+        min(state.open_min, value),
+        max(state.open_max, value),
+        state.mins,
+        state.maxs,
+        state.closed_min,
+        state.closed_max,
     )
     return _judge(rule, widened, subject, now)
 

@@ -221,10 +221,12 @@ class ClockSkewRule:
 
 @dataclass(frozen=True, slots=True)
 class ClockSkewState:
-    """The recent lags (seconds behind) of readings that were too far behind."""
+    """The recent lags (seconds behind) of readings that were too far behind, and their
+    own times (Unix seconds), to tell a backlog from a wrong clock."""
 
     lags: tuple[float, ...] = ()
     raised: bool = False
+    stamps: tuple[float, ...] = ()
 
 
 CLOCK_SKEW_INITIAL = ClockSkewState()
@@ -250,23 +252,35 @@ def evaluate_clock_skew(
         return state, NO_OUTPUTS
     if ahead > 0:  # from the future: no delay explains that, only a wrong clock
         return _skewed(rule, subject, received, ahead)
-    return _behind(rule, state, subject, received, -ahead)
+    return _behind(rule, state, subject, received, -ahead, ts.timestamp())
 
 
 def _behind(
-    rule: ClockSkewRule, state: ClockSkewState, subject: Subject, received: datetime, lag: float
+    rule: ClockSkewRule,
+    state: ClockSkewState,
+    subject: Subject,
+    received: datetime,
+    lag: float,
+    stamp: float,
 ) -> tuple[ClockSkewState, Outputs]:
     """A reading older than it should be: a wrong clock, or a backlog draining?
 
     A backlog draining after an outage arrives late too, but its lag shrinks with every
-    message (the gateway sends them faster than the sensor measured them), while a wrong
-    clock lags by the same amount each time. So only a lag that stayed constant within
-    ±steady_lag over steady_readings readings in a row is a clock fault.
+    message by about the time between the readings (they arrive faster than the sensor
+    measured them), while a wrong clock lags by the same amount each time. So only a lag
+    that stayed constant over steady_readings readings in a row is a clock fault, where
+    "constant" means within ±steady_lag and within half the readings' own spacing — a
+    sensor reporting every second drains a backlog with its lag shrinking a second a time.
     """
-    lags = (*state.lags[-(rule.steady_readings - 1) :], lag)
-    if len(lags) == rule.steady_readings and all(abs(x - lags[0]) <= rule.steady_lag for x in lags):
+    keep = rule.steady_readings - 1
+    lags = (*state.lags[-keep:], lag)
+    stamps = (*state.stamps[-keep:], stamp)
+    if len(lags) == rule.steady_readings and all(
+        abs(lags[i] - lags[i - 1]) <= min(rule.steady_lag, 0.5 * abs(stamps[i] - stamps[i - 1]))
+        for i in range(1, len(lags))
+    ):
         return _skewed(rule, subject, received, -lag)
-    return ClockSkewState(lags), NO_OUTPUTS
+    return ClockSkewState(lags, stamps=stamps), NO_OUTPUTS
 
 
 def _skewed(

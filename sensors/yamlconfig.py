@@ -100,7 +100,7 @@ def parse_yaml_model(
     except ValidationError as exc:
         raise ConfigError(
             [
-                _problem(filename, lines, tuple(err["loc"]), err["msg"], err.get("input"))
+                _problem(filename, lines, _file_loc(err, lines), err["msg"], err.get("input"))
                 for err in exc.errors(include_url=False)
             ]
         ) from None
@@ -109,6 +109,29 @@ def parse_yaml_model(
         if found:
             raise ConfigError([_problem(filename, lines, loc, msg, None) for loc, msg in found])
     return value
+
+
+def _file_loc(err: Any, lines: dict[Loc, int]) -> Loc:  # noqa: ANN401 - a pydantic ErrorDetails
+    """The error's place in the file: without the tag a discriminated union puts in the
+    path (``rules.0.threshold.raise_abov`` is ``rules.0.raise_abov`` in the file), and at
+    the discriminator itself when its value is the problem."""
+    loc: Loc = ()
+    parts = tuple(err["loc"])
+    for i, part in enumerate(parts):
+        following = parts[i + 1] if i + 1 < len(parts) else None
+        if (
+            isinstance(part, str)
+            and (*loc, part) not in lines
+            and following is not None
+            and (*loc, following) in lines
+        ):
+            continue  # a union tag, not a key of the file
+        loc = (*loc, part)
+    if err["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        tag = str(err.get("ctx", {}).get("discriminator", "")).strip("'\"")
+        if tag:
+            loc = (*loc, tag)
+    return loc
 
 
 def _problem(

@@ -37,8 +37,12 @@ def test_check_config_accepts_the_example_settings(capsys: pytest.CaptureFixture
     assert main(["check-config", str(EXAMPLE_SETTINGS)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{EXAMPLE_SETTINGS}: settings OK; facility ")
-    assert re.search(r": 8 rooms, \d\d sensors\n\Z", out)
+    assert re.search(r": 8 rooms, \d\d sensors\n", out)
     assert "example-site.yaml" in out
+    # The rule file the settings name is checked and compiled too.
+    assert re.search(
+        r"\nrules: \S*example-rules\.yaml: \d+ rule instances over 41 sensors\n\Z", out
+    )
     assert err == ""
 
 

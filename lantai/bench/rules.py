@@ -58,6 +58,8 @@ def run_rules_bench(
     engine = RulesEngine(facility, sink, clock, tasks=sink, metrics=sink)
     engine.start()
     climate = [s for s in facility.all_sensors() if s.kind is SensorKind.CLIMATE]
+    smoke = [s for s in facility.all_sensors() if s.kind is SensorKind.SMOKE]
+    quiet = ReadingPayload(smoke=False, battery=95)
     # Payloads are built once per sensor and minute-of-hour: the bench measures the rules,
     # not pydantic. Values drift gently inside the paper-stack band.
     payloads = [
@@ -71,8 +73,10 @@ def run_rules_bench(
         now = start + timedelta(minutes=minute)
         clock.set(now)
         payload = payloads[minute % 60]
-        for s in climate:
-            batch_list.append(Reading(s.site, s.room, s.id, now, now, payload, b"{}"))
+        # Smoke detectors send a heartbeat every 5 minutes, as their interval says.
+        heartbeats = [(s, quiet) for s in smoke] if minute % 5 == 0 else []
+        for s, values in [(s, payload) for s in climate] + heartbeats:
+            batch_list.append(Reading(s.site, s.room, s.id, now, now, values, b"{}"))
             if len(batch_list) >= batch:
                 began = time.perf_counter()
                 engine.on_readings(batch_list, ())

@@ -66,7 +66,8 @@ def stream_messages(
     sensors = sorted(
         (s for s in facility.all_sensors() if s.kind.value == "climate"), key=lambda s: s.id
     )
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # Stamped as a live site would stamp them, ending now: one reading a second per sensor.
+    start = datetime.now(UTC) - timedelta(seconds=count // len(sensors))
     out = []
     for i in range(count):
         s = sensors[i % len(sensors)]
