@@ -52,20 +52,8 @@ def raise_event(
     *,
     key: str | None = None,
 ) -> AlarmEvent:
-    return AlarmEvent(
-        key=key or subject.key(verdict.rule_id),
-        transition=Transition.RAISE,
-        rule=verdict.rule_id,
-        category=verdict.category,
-        severity=verdict.severity,
-        site=subject.site,
-        room=subject.room,
-        sensor=subject.sensor or None,
-        at=now,
-        message_zh=message_zh,
-        message_en=message_en,
-        value=value,
-    )
+    """The verdict's condition started (or goes on) for ``subject``."""
+    return _event(Transition.RAISE, verdict, subject, now, message_zh, message_en, value, key)
 
 
 def clear_event(
@@ -76,9 +64,32 @@ def clear_event(
     *,
     key: str | None = None,
 ) -> AlarmEvent:
+    """The verdict's condition ended for ``subject``."""
+    return _event(
+        Transition.CLEAR,
+        verdict,
+        subject,
+        now,
+        f"{subject.room} 已恢复正常",
+        f"Back to normal in {subject.room}",
+        value,
+        key,
+    )
+
+
+def _event(
+    transition: Transition,
+    verdict: Verdict,
+    subject: Subject,
+    now: datetime,
+    message_zh: str,
+    message_en: str,
+    value: float | str | None,
+    key: str | None,
+) -> AlarmEvent:
     return AlarmEvent(
         key=key or subject.key(verdict.rule_id),
-        transition=Transition.CLEAR,
+        transition=transition,
         rule=verdict.rule_id,
         category=verdict.category,
         severity=verdict.severity,
@@ -86,7 +97,7 @@ def clear_event(
         room=subject.room,
         sensor=subject.sensor or None,
         at=now,
-        message_zh=f"{subject.room} 已恢复正常",
-        message_en=f"Back to normal in {subject.room}",
+        message_zh=message_zh,
+        message_en=message_en,
         value=value,
     )

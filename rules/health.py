@@ -58,6 +58,17 @@ class StuckRule:
     window: timedelta
     verdict: Verdict
 
+    @property
+    def refresh(self) -> timedelta:
+        """How stale the recorded movement may get: a 36th of the window (10 min of 6 h).
+
+        Real sensors jitter, so "it moved" is true on nearly every reading; recording it
+        every time would allocate a state per reading. A stuck verdict needs a whole window
+        of stillness, so noting movement at most this often delays an alarm by at most
+        this much and never raises a false one.
+        """
+        return self.window / 36
+
 
 @dataclass(frozen=True, slots=True)
 class StuckState:
@@ -96,6 +107,8 @@ def evaluate_stuck(
             values,
         )
         return StuckState(since, state.temperature, state.humidity, raised=True), (event,)
+    if not state.raised and since is not None and timedelta(0) <= now - since < rule.refresh:
+        return state, NO_OUTPUTS  # moved, recently enough noted: see StuckRule.refresh
     outputs: Outputs = NO_OUTPUTS
     if state.raised:  # any change clears: the sensor is measuring again
         outputs = (clear_event(rule.verdict, subject, now, _values(t, rh)),)

@@ -149,6 +149,40 @@ def test_a_jittering_sensor_is_never_stuck(stuck: Sensor[StuckRule, StuckState])
         stuck.clock.advance(timedelta(minutes=5))
 
 
+def test_a_jittering_sensor_changes_its_state_only_every_refresh(
+    stuck: Sensor[StuckRule, StuckState],
+) -> None:
+    # Movement is noted at most every window/36 (10 min): a reading a minute for an hour
+    # of jitter changes the state six times, not sixty (no allocation per reading).
+    assert stuck.rule.refresh == timedelta(minutes=10)
+    states = set()
+    for i in range(60):
+        stuck.send(temperature=20.0 + (i % 2) * 0.1, humidity=50.0)
+        states.add(id(stuck.state))
+        stuck.clock.advance(timedelta(minutes=1))
+    assert len(states) <= 7
+    assert stuck.events == []
+
+
+def test_a_sensor_that_freezes_after_jitter_is_caught_within_the_window_and_refresh(
+    stuck: Sensor[StuckRule, StuckState],
+) -> None:
+    # 2 h of jitter a minute apart, then the sensor freezes at 21.3 °C for good.
+    for i in range(120):
+        stuck.send(temperature=20.0 + (i % 2) * 0.1, humidity=50.0)
+        stuck.clock.advance(timedelta(minutes=1))
+    frozen_at = stuck.clock.now()
+    raised_at = None
+    for _ in range(7 * 60):
+        if stuck.send(temperature=21.3, humidity=50.0):
+            raised_at = stuck.clock.now()
+            break
+        stuck.clock.advance(timedelta(minutes=1))
+    assert raised_at is not None
+    # Never before a whole window of stillness, never later than one refresh after it.
+    assert frozen_at + timedelta(hours=6) <= raised_at <= frozen_at + timedelta(hours=6, minutes=10)
+
+
 # Spike
 
 
