@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lantai.broker import MosquittoBroker
+from rules.kinds import Target
 from sensors.clock import FakeClock
 from sensors.facility import Facility, load_facility
 
@@ -46,3 +47,12 @@ def clock() -> FakeClock:
 def unique_id(request: pytest.FixtureRequest) -> str:
     """An id derived from the test's name (after aiomqtt's unique_topic)."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
+
+
+def rule_target(facility: Facility, sensor_id: str, site: str = "yunxi") -> Target:
+    """What a rule config compiles against for one sensor of the example site."""
+    sensor = facility.sensor(site, sensor_id)
+    assert sensor is not None, sensor_id
+    room = facility.room(site, sensor.room)
+    assert room is not None
+    return Target(sensor=sensor, room=room, site=facility.sites[site], calendars={})

@@ -24,6 +24,7 @@ from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SITE, ROOM = "yunxi", "B2-03"
@@ -36,10 +37,7 @@ def at(h: int, m: int, s: int = 0) -> datetime:
 
 
 def target(facility: Facility, sensor_id: str = "b203-smoke1") -> Target:
-    sensor, room = facility.sensor(SITE, sensor_id), facility.room(SITE, ROOM)
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites[SITE], calendars={})
+    return rule_target(facility, sensor_id)
 
 
 class Stack:

@@ -25,6 +25,7 @@ from sensors.events import AlarmEvent, Severity, Transition
 from sensors.facility import Facility
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 B2_01 = Subject("yunxi", "B2-01", "b201-th1")
 
@@ -32,10 +33,7 @@ B2_01 = Subject("yunxi", "B2-01", "b201-th1")
 @pytest.fixture
 def target(facility: Facility) -> Target:
     """Climate sensor b201-th1 in B2-01, a paper stack (±2 °C, ±5 %RH a day)."""
-    sensor, room = facility.sensor("yunxi", "b201-th1"), facility.room("yunxi", "B2-01")
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites["yunxi"], calendars={})
+    return rule_target(facility, "b201-th1")
 
 
 def compile_entry(target: Target, **entry: Any) -> FluctuationRule:

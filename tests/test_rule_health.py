@@ -37,6 +37,7 @@ from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 SITE, ROOM, SENSOR = "yunxi", "B2-03", "b203-th1"
 SUBJECT = Subject(SITE, ROOM, SENSOR)
@@ -47,10 +48,7 @@ R = TypeVar("R")
 
 
 def target(facility: Facility, sensor_id: str = SENSOR) -> Target:
-    sensor, room = facility.sensor(SITE, sensor_id), facility.room(SITE, ROOM)
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites[SITE], calendars={})
+    return rule_target(facility, sensor_id)
 
 
 def round_trips(state_type: type[object], state: object) -> None:

@@ -24,6 +24,7 @@ from sensors.events import AlarmEvent, Category, MetricSample, Severity, Transit
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 SITE, ROOM = "yunxi", "B2-03"
 START = datetime(2026, 5, 1, tzinfo=UTC)
@@ -31,10 +32,7 @@ DAY = timedelta(days=1)
 
 
 def target(facility: Facility) -> Target:
-    sensor, room = facility.sensor(SITE, "b203-th1"), facility.room(SITE, ROOM)
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites[SITE], calendars={})
+    return rule_target(facility, "b203-th1")
 
 
 class Stack:

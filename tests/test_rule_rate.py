@@ -18,6 +18,7 @@ from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 B2_01 = Subject("yunxi", "B2-01", "b201-th1")
 # rules/defaults.py's entry, as a rule file would write it.
@@ -31,10 +32,7 @@ HUMIDITY_RISE = {
 
 @pytest.fixture
 def target(facility: Facility) -> Target:
-    sensor, room = facility.sensor("yunxi", "b201-th1"), facility.room("yunxi", "B2-01")
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites["yunxi"], calendars={})
+    return rule_target(facility, "b201-th1")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from sensors.events import TaskRequest
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 SITE, ROOM, SENSOR = "yunxi", "B2-03", "b203-th1"
 SUBJECT = Subject(SITE, ROOM, SENSOR)
@@ -32,10 +33,7 @@ ENTRY = {"id": "humidity_task", "type": "task", "field": "humidity"}
 
 
 def target(facility: Facility) -> Target:
-    sensor, room = facility.sensor(SITE, SENSOR), facility.room(SITE, ROOM)
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites[SITE], calendars={})
+    return rule_target(facility, SENSOR)
 
 
 def tasks(outputs: Outputs) -> list[TaskRequest]:

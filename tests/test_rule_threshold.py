@@ -17,6 +17,7 @@ from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 B2_01 = Subject("yunxi", "B2-01", "b201-th1")
 B2_01_DOOR = Subject("yunxi", "B2-01", "b201-door")
@@ -26,10 +27,7 @@ TICK = timedelta(seconds=30)
 @pytest.fixture
 def target(facility: Facility) -> Target:
     """The compile target of the issue: climate sensor b201-th1 in paper stack B2-01."""
-    sensor, room = facility.sensor("yunxi", "b201-th1"), facility.room("yunxi", "B2-01")
-    assert sensor is not None
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites["yunxi"], calendars={})
+    return rule_target(facility, "b201-th1")
 
 
 def compile_entry(target: Target, **entry: Any) -> ThresholdRule:

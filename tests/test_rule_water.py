@@ -29,16 +29,13 @@ from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility, SensorKind
 from sensors.payload import ReadingPayload
 from sensors.reading import Reading
+from tests.conftest import rule_target
 
 SITE = "yunxi"
 
 
 def target(facility: Facility, sensor_id: str) -> Target:
-    sensor = facility.sensor(SITE, sensor_id)
-    assert sensor is not None
-    room = facility.room(SITE, sensor.room)
-    assert room is not None
-    return Target(sensor=sensor, room=room, site=facility.sites[SITE], calendars={})
+    return rule_target(facility, sensor_id)
 
 
 def reading(room: str, sensor: str, when: datetime, **values: object) -> Reading:
