@@ -61,4 +61,7 @@ class ConsoleContext:
     # A sensor silent for longer than this many reporting intervals counts as offline;
     # the same factor as the rules' silence alarm, so tile and alarm agree.
     stale_after_factor: float = 3.0
+    # When the service started listening: sensors not heard yet get grace until then
+    # plus stale_after_factor intervals. None: a sensor never heard is offline at once.
+    listening_since: datetime | None = None
     keepalive_seconds: float = KEEPALIVE_SECONDS

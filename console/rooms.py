@@ -30,10 +30,20 @@ _ALARM_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
 
 
 def sensor_offline(
-    info: SensorInfo, latest: SensorLatest | None, now: datetime, factor: float
+    info: SensorInfo,
+    latest: SensorLatest | None,
+    now: datetime,
+    factor: float,
+    listening_since: datetime | None = None,
 ) -> bool:
-    """Never heard, reported offline, or silent past ``factor`` reporting intervals."""
-    if latest is None or latest.online is False:
+    """Never heard, reported offline, or silent past ``factor`` reporting intervals.
+
+    A sensor never heard gets the same grace as in the rules engine: ``factor`` intervals
+    from when Lantai started listening (when known), so a fresh start is not all offline.
+    """
+    if latest is None:
+        return listening_since is None or now - listening_since > info.interval * factor
+    if latest.online is False:
         return True
     return now - latest.last_seen > info.interval * factor
 
@@ -66,6 +76,7 @@ def room_status(
     active: Sequence[Alarm],
     now: datetime,
     factor: float,
+    listening_since: datetime | None = None,
 ) -> RoomOut:
     """The room's tile: its sensors' newest values, aggregates and state."""
     sensors: list[SensorOut] = []
@@ -75,7 +86,7 @@ def room_status(
     for sensor_id in room.sensor_ids:
         info = facility.sensors[(room.site, sensor_id)]
         last = latest.get(sensor_id)
-        offline = sensor_offline(info, last, now, factor)
+        offline = sensor_offline(info, last, now, factor, listening_since)
         values = dict(last.values) if last is not None else {}
         # A stale value is not the room's climate now: only sensors online count.
         if info.kind is SensorKind.CLIMATE and not offline:
@@ -158,6 +169,7 @@ def site_rooms(ctx: ConsoleContext, site: str, room_id: str | None = None) -> li
             active=active.get(room.id, []),
             now=now,
             factor=ctx.stale_after_factor,
+            listening_since=ctx.listening_since,
         )
         for room in rooms
     ]

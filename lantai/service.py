@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -95,6 +96,7 @@ class LantaiService:
         )
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._server: uvicorn.Server | None = None
+        self._started_at: datetime | None = None
         self._server_thread: threading.Thread | None = None
 
     def _input_healthy(self) -> bool:
@@ -120,6 +122,7 @@ class LantaiService:
         }
 
     def start(self, *, console: bool = True) -> None:
+        self._started_at = self.clock.now()
         self.readings.start()
         self.alarm_store.start()
         self.rule_state.start()
@@ -146,6 +149,7 @@ class LantaiService:
                 feed=self.feed,
                 health=self.health,
                 clock=self.clock,
+                listening_since=self._started_at,
             )
         )
         c = self.settings.console
