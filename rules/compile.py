@@ -13,17 +13,17 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from rules.base import Subject
 from rules.calendar import Calendar, CalendarConfig
-from rules.config import RuleFile
+from rules.config import RuleEntry, RuleFile
 from rules.defaults import default_entries
 from rules.kinds import Evaluate, Level, RuleConfig, RuleKind, Target, Tick
-from rules.registry import BY_TYPE, CONFIGS
+from rules.registry import BY_TYPE
 from rules.silence import SilenceConfig
 from sensors.facility import Facility, RoomInfo, SensorInfo, SensorKind, SiteInfo
-from sensors.room_classes import ClimateLimits, LocalName
-
-_NO_NAME = LocalName(zh="-", en="-")
+from sensors.room_classes import ClimateLimits
 
 
 @dataclass(slots=True, eq=False)
@@ -56,10 +56,8 @@ class RuleSet:
         return sum(len(slot.evaluators) for slot in self.slots.values())
 
 
-_CONFIG_BY_TYPE: dict[str, type[RuleConfig]] = {
-    c.model_fields["type"].annotation.__args__[0]: c  # type: ignore[union-attr]
-    for c in CONFIGS
-}
+# Defaults are validated by the same union as the rule file's entries: one way in.
+_ENTRY: TypeAdapter[RuleConfig] = TypeAdapter(RuleEntry)
 
 
 def compile_rules(facility: Facility, rule_file: RuleFile | None = None) -> RuleSet:
@@ -134,12 +132,8 @@ def _defaults(sensor: SensorInfo, room: RoomInfo) -> tuple[RuleConfig, ...]:
 def _validated_defaults(
     kind: SensorKind, room_class: str, limits: ClimateLimits
 ) -> tuple[RuleConfig, ...]:
-    # The defaults read only the sensor's kind and the room's class and limits.
-    probe_sensor = SensorInfo("", "", "", "", room_class, "", kind, timedelta(minutes=1), None)
-    probe_room = RoomInfo("", "", "", "", _NO_NAME, room_class, limits, ())
     return tuple(
-        _CONFIG_BY_TYPE[entry["type"]].model_validate(entry)
-        for entry in default_entries(probe_sensor, probe_room)
+        _ENTRY.validate_python(entry) for entry in default_entries(kind, room_class, limits)
     )
 
 

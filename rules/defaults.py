@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensors.facility import RoomInfo, SensorInfo, SensorKind
+from sensors.facility import SensorKind
+from sensors.room_classes import ClimateLimits
 
 Entry = dict[str, Any]
 
@@ -53,8 +54,9 @@ DEFAULT_TYPES: dict[str, str] = {
 TWO_PERSON_CLASSES = frozenset({"special", "film_master"})
 
 
-def default_entries(sensor: SensorInfo, room: RoomInfo) -> list[Entry]:
-    """Rule entries (as a rule file would write them) for one sensor."""
+def default_entries(kind: SensorKind, room_class: str, limits: ClimateLimits) -> list[Entry]:
+    """Rule entries (as a rule file would write them) for a sensor of ``kind`` in a room of
+    ``room_class`` with ``limits``: all the defaults depend on."""
     entries: list[Entry] = [
         {"id": "sensor_silent", "type": "silence"},
         {"id": "clock_skew", "type": "clock_skew"},
@@ -68,12 +70,12 @@ def default_entries(sensor: SensorInfo, room: RoomInfo) -> list[Entry]:
             "severity": "low",
         },
     ]
-    entries += _BY_KIND[sensor.kind](room)
+    entries += _BY_KIND[kind](room_class, limits)
     return entries
 
 
-def _climate(room: RoomInfo) -> list[Entry]:
-    t, rh = room.limits.temperature, room.limits.humidity
+def _climate(_room_class: str, limits: ClimateLimits) -> list[Entry]:
+    t, rh = limits.temperature, limits.humidity
     return [
         {
             "id": "temperature_limits",
@@ -115,7 +117,7 @@ def _climate(room: RoomInfo) -> list[Entry]:
     ]
 
 
-def _heat(_room: RoomInfo) -> list[Entry]:
+def _heat(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [
         {"id": "spike", "type": "spike"},
         {"id": "condensation", "type": "condensation"},
@@ -123,11 +125,11 @@ def _heat(_room: RoomInfo) -> list[Entry]:
     ]
 
 
-def _smoke(_room: RoomInfo) -> list[Entry]:
+def _smoke(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [{"id": "fire", "type": "fire"}]
 
 
-def _door(room: RoomInfo) -> list[Entry]:
+def _door(room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [
         {"id": "door_forced", "type": "door_forced"},
         {"id": "door_held_open", "type": "door_held_open"},
@@ -135,23 +137,23 @@ def _door(room: RoomInfo) -> list[Entry]:
         {
             "id": "two_person",
             "type": "two_person",
-            "enabled": room.room_class in TWO_PERSON_CLASSES,
+            "enabled": room_class in TWO_PERSON_CLASSES,
         },
         {"id": "denied_badges", "type": "denied_badges"},
     ]
 
 
-def _water(_room: RoomInfo) -> list[Entry]:
+def _water(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [{"id": "water_leak", "type": "water_leak"}]
 
 
-def _light(_room: RoomInfo) -> list[Entry]:
+def _light(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [
         {"id": "uv_limit", "type": "threshold", "field": "uv", "raise_above": 75, "clear_below": 70}
     ]
 
 
-def _dust(_room: RoomInfo) -> list[Entry]:
+def _dust(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [
         {
             "id": "pm25_limit",
@@ -165,7 +167,7 @@ def _dust(_room: RoomInfo) -> list[Entry]:
     ]
 
 
-def _gas(_room: RoomInfo) -> list[Entry]:
+def _gas(_room_class: str, _limits: ClimateLimits) -> list[Entry]:
     return [
         {
             "id": "voc_limit",

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from rules.base import Subject
-from rules.compile import Cell, compile_rules
+from rules.compile import Cell, Slot, compile_rules
 from rules.config import RuleFile
 from rules.kinds import Output
 from rules.persistence import StateStore
@@ -128,10 +128,7 @@ class RulesEngine:
                 slot = self._slots.get(key)
                 if slot is None:
                     continue
-                self._last_seen[key] = reading.received_at
-                if key in self._silent:
-                    self._silent.discard(key)
-                    outputs.extend(heard(True, slot.subject, reading.received_at)[1])  # noqa: FBT003
+                self._heard(key, slot, reading.received_at, outputs)
                 now = reading.ts
                 for rule, evaluate, cell, subject in slot.evaluators:
                     state = cell.value
@@ -155,13 +152,17 @@ class RulesEngine:
         if slot is None:
             return
         if update.online:
-            self._last_seen[key] = update.received_at
-            if key in self._silent:
-                self._silent.discard(key)
-                outputs.extend(heard(True, slot.subject, update.received_at)[1])  # noqa: FBT003
+            self._heard(key, slot, update.received_at, outputs)
         elif key not in self._silent and slot.silence_after is not None:
             self._silent.add(key)
             outputs.append(last_will(slot.subject, update.received_at))
+
+    def _heard(self, key: SensorKey, slot: Slot, at: datetime, outputs: list[Output]) -> None:
+        """A sensor spoke: restart its silence timer and clear its silence alarm, if any."""
+        self._last_seen[key] = at
+        if key in self._silent:
+            self._silent.discard(key)
+            outputs.extend(heard(True, slot.subject, at)[1])  # noqa: FBT003
 
     # -- timers --------------------------------------------------------------------------
 
