@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from alerts.models import AlarmState
+from alerts.models import ACTIVE_STATES, OPEN_STATES
 from collectors.quarantine import Reason
+from console.alarm_actions import add_alarm_action_routes
 from console.context import ConsoleContext
 from console.preservation import add_preservation_route
 from console.rooms import site_rooms
@@ -30,15 +31,21 @@ from console.schemas import (
     SiteOut,
 )
 from console.stream import STREAM_PATH, EventStreamResponse, alarm_stream_response
+from console.twilio_hooks import add_twilio_routes
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 
 
 class AlarmFilter(StrEnum):
-    """Which alarms to list."""
+    """Which alarms to list: open (the desk's list: active, or cleared but never
+    acknowledged), active (the condition is present), or all (with closed history)."""
 
+    OPEN = "open"
     ACTIVE = "active"
     ALL = "all"
+
+
+_FILTER_STATES = {AlarmFilter.OPEN: OPEN_STATES, AlarmFilter.ACTIVE: ACTIVE_STATES}
 
 
 def health_status(components: Mapping[str, object]) -> str:
@@ -56,6 +63,8 @@ def build_router(ctx: ConsoleContext) -> APIRouter:
     router = APIRouter(prefix="/api")
     _add_status_routes(router, ctx)
     _add_alarm_routes(router, ctx)
+    add_alarm_action_routes(router, ctx)
+    add_twilio_routes(router, ctx)
     _add_quarantine_route(router, ctx)
     add_preservation_route(router, ctx)
     return router
@@ -108,13 +117,13 @@ def _add_status_routes(router: APIRouter, ctx: ConsoleContext) -> None:
 def _add_alarm_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     @router.get("/alarms")
     def alarms(
-        state: AlarmFilter = AlarmFilter.ACTIVE,
+        state: AlarmFilter = AlarmFilter.OPEN,
         site: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> list[AlarmOut]:
-        """Alarms, most urgent first: active before cleared, then by severity and time."""
-        wanted = AlarmState.ACTIVE if state is AlarmFilter.ACTIVE else None
-        found = ctx.alarms.list(state=wanted, site=site, limit=limit)
+        """Alarms, most urgent first: open before closed, unacknowledged before
+        acknowledged, then by severity and time."""
+        found = ctx.alarms.list(states=_FILTER_STATES.get(state), site=site, limit=limit)
         return [AlarmOut.model_validate(alarm) for alarm in found]
 
     # Declared before /alarms/{alarm_id}, which would otherwise claim "stream".
@@ -135,14 +144,6 @@ def _add_alarm_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     async def alarm_stream() -> EventStreamResponse:
         """Alarm changes as they are recorded, for the desk's live list."""
         return alarm_stream_response(ctx.feed, ctx.keepalive_seconds)
-
-    @router.get("/alarms/{alarm_id}", responses=_NOT_FOUND)
-    def alarm(alarm_id: int) -> AlarmOut:
-        """One alarm."""
-        found = ctx.alarms.get(alarm_id)
-        if found is None:
-            raise HTTPException(404, f"no alarm {alarm_id}")
-        return AlarmOut.model_validate(found)
 
 
 def _add_quarantine_route(router: APIRouter, ctx: ConsoleContext) -> None:

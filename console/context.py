@@ -1,7 +1,7 @@
 """What the console reads from: the ports it needs, bundled for the app factory.
 
-The console only reads. Its collaborators are Protocols so the service can hand over
-the real stores and a test can hand over anything with the same methods.
+The console reads through Protocols (the service hands over the real stores, a test
+anything with the same methods) and acts through the alarm service.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from datetime import datetime
 from typing import Protocol
 
 from alerts.feed import AlarmFeed
-from alerts.models import Alarm, AlarmState
+from alerts.models import Alarm, AlarmState, LogEntry, MaintenanceWindow
+from alerts.notifiers.twilio_account import TwilioSettings
+from alerts.routing import Routing
+from alerts.service import AlarmService
+from alerts.store import OutboxRow
 from collectors.sqlite_store import QuarantinedMessage, SensorLatest
 from sensors.clock import Clock
 from sensors.facility import Facility
@@ -40,11 +44,22 @@ class ReadingsReader(Protocol):
 class AlarmReader(Protocol):
     """The read side of the alarm store (``alerts.store.AlarmStore``)."""
 
-    def list(
-        self, *, state: AlarmState | None = None, site: str | None = None, limit: int = 500
-    ) -> list[Alarm]: ...
-
     def get(self, alarm_id: int) -> Alarm | None: ...
+
+    def timeline(self, alarm_id: int) -> list[LogEntry]: ...
+
+    def messages(self, incident_id: int) -> list[OutboxRow]: ...
+
+    def windows(self, *, include_ended: bool = False) -> list[MaintenanceWindow]: ...
+
+    # Last in the class: its name shadows the builtin in the annotations below it.
+    def list(
+        self,
+        *,
+        states: Sequence[AlarmState] | None = ...,
+        site: str | None = None,
+        limit: int = 500,
+    ) -> list[Alarm]: ...
 
 
 @dataclass(frozen=True)
@@ -65,3 +80,9 @@ class ConsoleContext:
     # plus stale_after_factor intervals. None: a sensor never heard is offline at once.
     listening_since: datetime | None = None
     keepalive_seconds: float = KEEPALIVE_SECONDS
+    # Acknowledge, shelve, maintenance windows and Twilio's webhooks act through the
+    # alarm service; None serves a read-only console (these routes answer 503).
+    actions: AlarmService | None = None
+    routing: Routing | None = None
+    # Twilio's webhooks verify its signature with this account's token; None: 404.
+    twilio: TwilioSettings | None = None

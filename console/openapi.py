@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from alerts.feed import AlarmFeed
-from alerts.models import Alarm, AlarmState
+from alerts.models import Alarm, AlarmState, LogEntry, MaintenanceWindow
+from alerts.store import OutboxRow
 from collectors.sqlite_store import QuarantinedMessage, SensorLatest
 from console.app import create_app
 from console.context import ConsoleContext
@@ -49,17 +50,27 @@ class _NoReadings:
 
 
 class _NoAlarms:
+    def get(self, alarm_id: int) -> Alarm | None:  # noqa: ARG002
+        return None
+
+    def timeline(self, alarm_id: int) -> list[LogEntry]:  # noqa: ARG002
+        return []
+
+    def messages(self, incident_id: int) -> list[OutboxRow]:  # noqa: ARG002
+        return []
+
+    def windows(self, *, include_ended: bool = False) -> list[MaintenanceWindow]:  # noqa: ARG002
+        return []
+
+    # Last in the class: its name shadows the builtin in the annotations below it.
     def list(
         self,
         *,
-        state: AlarmState | None = None,  # noqa: ARG002
+        states: Sequence[AlarmState] | None = None,  # noqa: ARG002
         site: str | None = None,  # noqa: ARG002
         limit: int = 500,  # noqa: ARG002
     ) -> list[Alarm]:
         return []
-
-    def get(self, alarm_id: int) -> Alarm | None:  # noqa: ARG002
-        return None
 
 
 def document_context() -> ConsoleContext:

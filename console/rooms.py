@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from statistics import fmean
 
-from alerts.models import Alarm, AlarmState
+from alerts.models import ACTIVE_STATES, Alarm
 from collectors.sqlite_store import SensorLatest
 from console.context import ConsoleContext
 from console.schemas import (
@@ -158,7 +158,7 @@ def site_rooms(ctx: ConsoleContext, site: str, room_id: str | None = None) -> li
     # The store caps a list at 1000; a site with more active alarms has bigger problems
     # than a tile count that is short, and every tile is red or amber by then anyway.
     active: dict[str | None, list[Alarm]] = {}
-    for alarm in ctx.alarms.list(state=AlarmState.ACTIVE, site=site, limit=1000):
+    for alarm in ctx.alarms.list(states=ACTIVE_STATES, site=site, limit=1000):
         active.setdefault(alarm.room, []).append(alarm)
     now = ctx.clock.now()
     return [

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from alerts.models import AlarmState, Change
+from alerts.models import AlarmState, Change, Via
 from sensors.events import Category, Severity
 from sensors.facility import SensorKind
 
@@ -134,7 +134,7 @@ class RoomOut(Out):
 
 
 class AlarmOut(Out):
-    """An alarm record: one per condition while it is active."""
+    """An alarm record: one per condition until it is closed (ISA-18.2 states)."""
 
     id: int
     key: str
@@ -150,8 +150,16 @@ class AlarmOut(Out):
     raised_at: UtcTime
     last_at: UtcTime
     cleared_at: UtcTime | None
-    count: int = Field(description="how often the condition was raised while active")
+    count: int = Field(description="how often the condition was raised while open")
     last_value: str | None
+    incident_id: int | None = Field(description="the incident it was told to people in")
+    acked_at: UtcTime | None
+    acked_by: str | None
+    shelved_until: UtcTime | None
+    shelved_by: str | None
+    shelve_reason: str | None
+    suppressed_by: int | None = Field(description="the maintenance window it was raised in")
+    chattering: bool = Field(description="raised and cleared 3 or more times in a minute")
 
 
 class AlarmChangeOut(Out):
@@ -179,3 +187,107 @@ class QuarantineOut(Out):
     counts: dict[str, int]
     total: int
     messages: list[QuarantinedOut]
+
+
+class LogEntryOut(Out):
+    """One line of an alarm's audit trail."""
+
+    at: UtcTime
+    action: str
+    by: str = Field(description="a person's id, rule:<name> or system")
+    via: Via
+    comment: str | None
+
+
+class NotificationOut(Out):
+    """One message of the alarm's incident, as the outbox holds it."""
+
+    id: int
+    kind: str
+    channel: str
+    who: str
+    address: str
+    state: str = Field(description="pending, sending, sent, failed or cancelled")
+    attempts: int
+    created_at: UtcTime
+    sent_at: UtcTime | None
+    provider_status: str | None
+    last_error: str | None
+    fallback_of: int | None
+
+
+class AlarmDetailOut(Out):
+    """An alarm with its timeline and the notifications of its incident."""
+
+    alarm: AlarmOut
+    timeline: list[LogEntryOut]
+    notifications: list[NotificationOut]
+
+
+class AckIn(BaseModel):
+    """Who acknowledges, and why (the comment is kept in the audit trail)."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(min_length=1, max_length=64)
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class ShelveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    until: UtcTime
+
+
+class UnshelveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(min_length=1, max_length=64)
+
+
+class AckOut(Out):
+    """The alarms an acknowledgement changed (the whole incident's unacknowledged ones)."""
+
+    changed: list[AlarmOut]
+
+
+class WindowIn(BaseModel):
+    """A maintenance window: alarms of the room or sensor are kept but nobody is called."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: str
+    room: str | None = None
+    sensor: str | None = None
+    starts_at: UtcTime
+    ends_at: UtcTime | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    by: str = Field(min_length=1, max_length=64)
+    out_of_service: bool = False
+
+
+class WindowOut(Out):
+    id: int
+    site: str
+    room: str | None
+    sensor: str | None
+    starts_at: UtcTime
+    ends_at: UtcTime | None
+    reason: str
+    created_by: str
+    created_at: UtcTime
+    out_of_service: bool
+
+
+class DutyOut(Out):
+    start: UtcTime
+    end: UtcTime
+    people: list[str]
+    name: str
+
+
+class RotaOut(Out):
+    """A rota, who is on duty now, and its shifts over the coming days."""
+
+    id: str
+    site: str
+    on_duty: list[str]
+    shifts: list[DutyOut]

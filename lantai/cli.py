@@ -150,6 +150,17 @@ def _check_config(args: argparse.Namespace) -> int:
     print(
         f"rules: {source}: {compiled.rule_count} rule instances over {len(compiled.slots)} sensors"
     )
+    from lantai.alerting import coverage_report, load_routing  # noqa: PLC0415
+    from sensors.clock import SystemClock  # noqa: PLC0415
+
+    routing = load_routing(settings, facility)
+    config = routing.config
+    print(
+        f"alerting: {settings.alerting or 'none (console and log only)'}: "
+        f"{len(config.people)} people, {len(config.rotas)} rotas, {len(config.policies)} policies"
+    )
+    for line in coverage_report(routing, facility, SystemClock().now()):
+        print(line)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The service runner: builds every part from settings, starts them in order, stops them in reverse.
 
 This is the only place that knows everybody. Data flows:
-MQTT → collectors.Ingest → rules.RulesEngine → alerts.AlarmService → notifiers (log, console)
-                        ↘ collectors.SqliteReadingStore (durable, then MQTT ack)
+MQTT → collectors.Ingest → rules.RulesEngine → alerts.AlarmService → listeners (log, console)
+                        ↘ collectors.SqliteReadingStore       ↘ outbox → SMS, voice, email, webhook
+                          (durable, then MQTT ack)
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.feed import AlarmFeed
-from alerts.notifiers import Notifier
-from alerts.notifiers.console import ConsoleNotifier
-from alerts.notifiers.log import LogNotifier
+from alerts.listeners import ChangeListener
+from alerts.listeners.console import ConsoleListener
+from alerts.listeners.log import LogListener
 from alerts.service import AlarmService
-from alerts.store import AlarmStore, create_state_engine
+from alerts.store import AlarmStore
+from alerts.tables import create_state_engine
 from collectors.decode import Decoder
 from collectors.ingest import Ingest
 from collectors.mqtt_source import PahoSource
 from collectors.sqlite_store import SqliteReadingStore
 from console.app import ConsoleContext, create_app
+from lantai.alerting import build_notifiers, load_routing
 from lantai.settings import LantaiSettings
 from rules.config import load_rules
 from rules.engine import RulesEngine
@@ -62,7 +65,7 @@ class LantaiService:
         facility: Facility,
         clock: Clock | None = None,
         *,
-        extra_notifiers: Sequence[Notifier] = (),
+        extra_listeners: Sequence[ChangeListener] = (),
     ) -> None:
         self.settings = settings
         self.facility = facility
@@ -71,8 +74,14 @@ class LantaiService:
         self._state_engine = create_state_engine(settings.state.url)
         self.alarm_store = AlarmStore(self._state_engine)
         self.feed = AlarmFeed()
+        self.routing = load_routing(settings, facility)
         self.alarms = AlarmService(
-            self.alarm_store, [LogNotifier(), ConsoleNotifier(self.feed), *extra_notifiers]
+            self.alarm_store,
+            facility,
+            self.clock,
+            routing=self.routing,
+            notifiers=build_notifiers(settings),
+            listeners=[LogListener(), ConsoleListener(self.feed), *extra_listeners],
         )
         self.source = PahoSource(settings.mqtt)
         self.rule_state = SqlStateStore(self._state_engine)
@@ -119,13 +128,18 @@ class LantaiService:
             "rules": asdict(self.rules.stats),
             "tasks_requested": self.tasks.requested,
             "alarms": asdict(self.alarms.stats),
+            "outbox": {
+                "pending": self.alarms.outbox.pending(),
+                "sent": self.alarms.outbox.sent,
+                "failed": self.alarms.outbox.failed,
+            },
             "problems": problems,
         }
 
     def start(self, *, console: bool = True) -> None:
         self._started_at = self.clock.now()
         self.readings.start()
-        self.alarm_store.start()
+        self.alarms.start()
         self.rule_state.start()
         self.rules.start()
         self.ingest.start()
@@ -134,6 +148,14 @@ class LantaiService:
             "interval",
             seconds=self.settings.sweep_interval_s,
             id="silence-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.alarms.tick,
+            "interval",
+            seconds=self.settings.alarm_tick_s,
+            id="alarm-timers",
             max_instances=1,
             coalesce=True,
         )
@@ -151,6 +173,9 @@ class LantaiService:
                 health=self.health,
                 clock=self.clock,
                 listening_since=self._started_at,
+                actions=self.alarms,
+                routing=self.routing,
+                twilio=self.settings.twilio,
             )
         )
         c = self.settings.console
@@ -182,5 +207,6 @@ class LantaiService:
             self._scheduler.shutdown(wait=True)
         self.ingest.stop()
         self.rules.stop()
+        self.alarms.stop()
         self.readings.stop()
         self._state_engine.dispose()

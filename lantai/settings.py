@@ -13,6 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from alerts.notifiers.email import SmtpSettings
+from alerts.notifiers.twilio_account import TwilioSettings
+from alerts.notifiers.webhook import WebhookEndpoint
 from collectors.mqtt_source import MqttSettings
 from collectors.sqlite_store import Durability
 from sensors.yamlconfig import load_yaml_model
@@ -50,12 +53,22 @@ class LantaiSettings(BaseSettings):
     facility: Path
     # The rule file (rules/example-rules.yaml shows one); none means the defaults only.
     rules: Path | None = None
+    # Who is told about alarms, and when (alerts/example-alerting.yaml shows one); none
+    # means the console and the log only.
+    alerting: Path | None = None
+    # The channels. Secrets (auth_token, password, secret) belong in the environment:
+    # LANTAI_TWILIO__AUTH_TOKEN, LANTAI_SMTP__PASSWORD.
+    twilio: TwilioSettings | None = None
+    smtp: SmtpSettings | None = None
+    webhooks: list[WebhookEndpoint] = Field(default_factory=list)
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     console: ConsoleSettings = ConsoleSettings()
     # How often the silence timers are swept; detection lags a deadline by at most this.
     sweep_interval_s: float = Field(default=5.0, gt=0, le=60)
+    # How often escalation steps, reminders, shelve expiries and windows are checked.
+    alarm_tick_s: float = Field(default=1.0, gt=0, le=60)
 
     @classmethod
     def settings_customise_sources(
@@ -81,6 +94,7 @@ class LantaiSettings(BaseSettings):
             update={
                 "facility": base / self.facility,
                 "rules": None if self.rules is None else base / self.rules,
+                "alerting": None if self.alerting is None else base / self.alerting,
                 "store": self.store.model_copy(
                     update={"readings_path": base / self.store.readings_path}
                 ),

@@ -1,6 +1,7 @@
-"""A real console for tests: uvicorn on a free port in a thread, real stores in tmp_path.
+"""A real console for tests: uvicorn on a free port in a thread, real stores in tmp_path,
+and the real alarm service (the example alerting file, no notifiers, a fake clock).
 
-Shared by tests/test_console.py (httpx) and tests/test_console_browser.py (Chromium).
+Shared by tests/test_console*.py (httpx) and tests/test_console_browser.py (Chromium).
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from alerts.config import load_alerting
 from alerts.feed import AlarmFeed
+from alerts.listeners.console import ConsoleListener
 from alerts.models import AlarmChange
+from alerts.routing import Routing
+from alerts.service import AlarmService
 from alerts.store import AlarmStore, create_state_engine
 from collectors.quarantine import Reason, reject
 from collectors.sqlite_store import Batch, SqliteReadingStore
@@ -32,6 +37,7 @@ from sensors.payload import ReadingPayload
 from sensors.reading import PresenceUpdate, Reading
 
 SITE = "yunxi"
+EXAMPLE_ALERTING = Path(__file__).resolve().parents[1] / "alerts" / "example-alerting.yaml"
 
 # A plausible message per kind of sensor, all quiet.
 QUIET_VALUES: Mapping[SensorKind, dict[str, Any]] = {
@@ -72,23 +78,44 @@ def serve(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
+class ChangeRecorder:
+    """A listener beside the console's own: keeps every change the service announces."""
+
+    name = "test-recorder"
+
+    def __init__(self) -> None:
+        self.changes: list[AlarmChange] = []
+
+    def notify(self, change: AlarmChange) -> None:
+        self.changes.append(change)
+
+
 @dataclass
 class Console:
-    """The stores behind a running console, and ways to fill them."""
+    """The stores and the alarm service behind a running console, and ways to fill them."""
 
     facility: Facility
     clock: FakeClock
     readings: SqliteReadingStore
     alarms: AlarmStore
     feed: AlarmFeed
+    service: AlarmService
+    recorder: ChangeRecorder
     url: str = ""
     health: dict[str, object] = field(
         default_factory=lambda: {"mqtt_connected": True, "problems": []}
     )
 
+    @property
+    def routing(self) -> Routing:
+        return self.service.routing
+
     def context(self, **options: Any) -> ConsoleContext:
-        """A context on these stores; ``options`` override or add fields."""
+        """A context on these stores and the service; ``options`` override or add fields
+        (``actions=None`` serves a read-only console)."""
         options.setdefault("health", lambda: dict(self.health))
+        options.setdefault("actions", self.service)
+        options.setdefault("routing", self.service.routing)
         return ConsoleContext(
             facility=self.facility,
             readings=self.readings,
@@ -152,40 +179,55 @@ class Console:
         message_zh: str = "火警：烟感报警",
         message_en: str = "Fire: smoke detected",
         transition: Transition = Transition.RAISE,
-        publish: bool = True,
+        sensor: str | None = None,
     ) -> AlarmChange:
-        """Record an alarm event and tell the feed, as the alarm service does."""
+        """Publish an alarm event to the alarm service, as the rules engine does; the
+        service records it and its console listener tells the feed (and the stream).
+        Returns the change the event made."""
         event = AlarmEvent(
             key=key,
             transition=transition,
-            rule="test",
+            rule=key.split(":", 1)[0],
             category=category,
             severity=severity,
             site=SITE,
             room=room,
-            sensor=None,
+            sensor=sensor,
             at=self.clock.now(),
             message_zh=message_zh,
             message_en=message_en,
         )
-        change = self.alarms.apply(event)
-        assert change is not None
-        if publish:
-            self.feed.publish(change)
-        return change
+        before = len(self.recorder.changes)
+        self.service.publish([event])
+        made = self.recorder.changes[before:]
+        assert len(made) == 1, f"{event.transition} of {key} changed {made}"
+        return made[0]
 
 
 @contextmanager
 def console_stores(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iterator[Console]:
-    """A readings store and an alarm store on SQLite files in ``tmp_path``."""
+    """A readings store and an alarm store on SQLite files in ``tmp_path``, and the alarm
+    service on them with the example alerting file's people, rotas and policies. No
+    notifiers: messages wait in the outbox, and nothing delivers them (``deliver=False``)."""
     readings = SqliteReadingStore(tmp_path / "readings.db")
     readings.start()
     engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
     alarms = AlarmStore(engine)
-    alarms.start()
+    feed = AlarmFeed()
+    recorder = ChangeRecorder()
+    service = AlarmService(
+        alarms,
+        facility,
+        clock,
+        routing=Routing(load_alerting(EXAMPLE_ALERTING, facility), facility),
+        notifiers={},
+        listeners=[ConsoleListener(feed), recorder],
+    )
+    service.start(deliver=False)  # creates the tables
     try:
-        yield Console(facility, clock, readings, alarms, AlarmFeed())
+        yield Console(facility, clock, readings, alarms, feed, service, recorder)
     finally:
+        service.stop()
         readings.stop()
         engine.dispose()
 

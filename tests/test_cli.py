@@ -40,8 +40,11 @@ def test_check_config_accepts_the_example_settings(capsys: pytest.CaptureFixture
     assert re.search(r": 8 rooms, \d\d sensors\n", out)
     assert "example-site.yaml" in out
     # The rule file the settings name is checked and compiled too.
-    assert re.search(
-        r"\nrules: \S*example-rules\.yaml: \d+ rule instances over 41 sensors\n\Z", out
+    assert re.search(r"\nrules: \S*example-rules\.yaml: \d+ rule instances over 41 sensors\n", out)
+    # No alerting file: said plainly, so nobody believes the phones will ring.
+    assert out.endswith(
+        "alerting: none (console and log only): 0 people, 0 rotas, 0 policies\n"
+        "site yunxi: critical, high, medium, low alarms reach the console only\n"
     )
     assert err == ""
 
@@ -116,3 +119,41 @@ def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["frobnicate"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+SETTINGS = Path(__file__).resolve().parent / "testdata" / "settings"
+
+
+def test_check_config_shows_who_is_on_duty_for_the_next_week(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANTAI_TWILIO__AUTH_TOKEN", "token-from-the-environment")
+    assert main(["check-config", str(SETTINGS / "with-alerting.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"example-alerting\.yaml: 6 people, 1 rotas, 3 policies\n", out)
+    assert "rota yunxi-guards (yunxi, Asia/Shanghai), next 7 days:\n" in out
+    shifts = re.findall(
+        r"^  \w{3} \d\d-\d\d (\d\d:\d\d) – \w{3} \d\d-\d\d (\d\d:\d\d) \[(.+)\]: (.+)$",
+        out,
+        re.MULTILINE,
+    )
+    # Seven days of 12-hour shifts, each the right person for its kind of shift.
+    assert 14 <= len(shifts) <= 16
+    people = {"day": "wang", "night": "li", "weekend night": "zhao", "holiday": "zhao"}
+    assert all(who == people[name] for _, _, name, who in shifts), shifts
+    assert "GAP" not in out
+    assert "console only" not in out  # every severity has a policy
+    assert "token-from-the-environment" not in out + err
+    assert err == ""
+
+
+def test_check_config_refuses_alerting_steps_on_a_channel_that_is_not_set_up(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check-config", str(SETTINGS / "alerting-without-twilio.yaml")]) == 2
+    _, err = capsys.readouterr()
+    assert (
+        "example-alerting.yaml:58: policies.0.steps.0.channels: "
+        "channel 'sms' is not configured in the settings" in err
+    )
+    assert "channel 'voice' is not configured" in err

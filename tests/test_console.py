@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from alerts.models import Via
 from collectors.quarantine import Reason
 from sensors.clock import FakeClock
 from sensors.events import Category, Severity, Transition
@@ -191,30 +192,60 @@ def test_alarms_state_filter_order_and_site(console: Console) -> None:
     console.clock.advance(60)
     gone = console.raise_alarm("climate:B2-02", "B2-02", severity=Severity.MEDIUM)
     console.raise_alarm("climate:B2-02", "B2-02", transition=Transition.CLEAR)
+    seen = console.raise_alarm("intrusion:B2-04", "B2-04", severity=Severity.HIGH)
+    console.service.ack(seen.alarm.id, "wang", Via.API)
+    done = console.raise_alarm("climate:B3-02", "B3-02", severity=Severity.MEDIUM)
+    console.service.ack(done.alarm.id, "wang", Via.API)
+    console.raise_alarm("climate:B3-02", "B3-02", transition=Transition.CLEAR)
 
-    active = get(console, "/api/alarms").json()
-    assert [a["id"] for a in active] == [fire.alarm.id, low.alarm.id]  # critical first
-    assert active[0]["raised_at"] == "2026-01-05T00:01:00Z"
-    assert active[0]["message_zh"] == "火警：烟感报警"
+    # The desk's list (the default): unacknowledged first, whether the condition is still
+    # there or returned to normal unseen; then by severity; closed alarms are history.
+    open_ = get(console, "/api/alarms").json()
+    assert [a["id"] for a in open_] == [fire.alarm.id, gone.alarm.id, low.alarm.id, seen.alarm.id]
+    assert [a["state"] for a in open_] == ["unacked", "rtn_unacked", "unacked", "acked"]
+    assert get(console, "/api/alarms", state="open").json() == open_
+    assert open_[0]["raised_at"] == "2026-01-05T00:01:00Z"
+    assert open_[0]["message_zh"] == "火警：烟感报警"
+    assert open_[1]["cleared_at"] == "2026-01-05T00:02:00Z"
+    assert (open_[3]["acked_by"], open_[3]["acked_at"]) == ("wang", "2026-01-05T00:02:00Z")
+
+    active = get(console, "/api/alarms", state="active").json()
+    assert [a["id"] for a in active] == [fire.alarm.id, low.alarm.id, seen.alarm.id]
     every = get(console, "/api/alarms", state="all").json()
-    assert [a["id"] for a in every] == [fire.alarm.id, low.alarm.id, gone.alarm.id]
-    assert every[2]["state"] == "cleared"
-    assert every[2]["cleared_at"] == "2026-01-05T00:02:00Z"
+    assert [a["id"] for a in every] == [a["id"] for a in open_] + [done.alarm.id]
+    assert every[-1]["state"] == "closed"
     assert get(console, "/api/alarms", site="elsewhere").json() == []
     assert len(get(console, "/api/alarms", limit=1).json()) == 1
 
 
-@pytest.mark.parametrize("params", [{"state": "open"}, {"limit": 1001}, {"limit": 0}])
+@pytest.mark.parametrize(
+    "params", [{"state": "cleared"}, {"state": "unacked"}, {"limit": 1001}, {"limit": 0}]
+)
 def test_alarms_bad_query_is_422(console: Console, params: dict[str, str | int]) -> None:
     response = get(console, "/api/alarms", **params)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "query"
 
 
-def test_one_alarm_and_404(console: Console) -> None:
-    fire = console.raise_alarm("smoke:B2-01", "B2-01")
+def test_one_alarm_with_its_timeline_and_notifications_and_404(console: Console) -> None:
+    fire = console.raise_alarm("smoke:B2-01", "B2-01", sensor="b201-smoke1")
     body = get(console, f"/api/alarms/{fire.alarm.id}").json()
-    assert (body["key"], body["severity"], body["category"]) == ("smoke:B2-01", "critical", "fire")
+    alarm = body["alarm"]
+    assert (alarm["key"], alarm["severity"], alarm["category"]) == (
+        "smoke:B2-01",
+        "critical",
+        "fire",
+    )
+    assert (alarm["state"], alarm["sensor"]) == ("unacked", "b201-smoke1")
+    assert alarm["incident_id"] is not None
+    raised = body["timeline"][0]
+    assert (raised["action"], raised["by"], raised["via"]) == ("raised", "rule:smoke", "rule")
+    assert "escalation_started" in [e["action"] for e in body["timeline"]]
+    # The critical policy's first step: an SMS to the guard on duty (wang, 08:00 Monday
+    # in Shanghai), waiting in the outbox because this console has no notifiers.
+    assert [(n["channel"], n["who"], n["state"]) for n in body["notifications"]] == [
+        ("sms", "wang", "pending")
+    ]
     missing = get(console, "/api/alarms/999")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "no alarm 999"}
@@ -248,7 +279,8 @@ def test_quarantine_counts_and_messages(console: Console) -> None:
 def test_stream_delivers_an_alarm_published_from_another_thread_within_1s(
     console: Console,
 ) -> None:
-    fire = console.raise_alarm("smoke:B2-03", "B2-03", publish=False)
+    # Raised before anybody listens: the feed drops it, and the test publishes it again below.
+    fire = console.raise_alarm("smoke:B2-03", "B2-03")
     with httpx.stream("GET", console.url + "/api/alarms/stream", timeout=5) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.iter_lines()

@@ -1,4 +1,5 @@
-"""The desk's page in headless Chromium: tiles with state words, a live critical alarm in 1 s.
+"""The desk's page in headless Chromium: tiles with state words, a live critical alarm in 1 s,
+acknowledging from the list, and the alarm tone.
 
 Uses Debian's /usr/bin/chromium (never a downloaded browser build). Set
 LANTAI_SCREENSHOTS=1 to refresh docs/screenshots/console.png.
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from alerts.models import Alarm, AlarmState, Via
 from console.app import create_app
 from sensors.clock import FakeClock
-from sensors.events import Category, Severity
+from sensors.events import Category, Severity, Transition
 from sensors.facility import Facility
 from tests.console_server import Console, console_stores, serve
 
@@ -38,6 +40,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# A desktop browser's autoplay policy: an AudioContext starts suspended and resume() works
+# only during a user activation (a click, a key). Headless Chromium lets every context run
+# whatever --autoplay-policy says, so the test puts the policy back in front of the page.
+AUTOPLAY_POLICY = """
+(() => {
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    constructor(...args) {
+      super(...args);
+      super.suspend();
+    }
+    resume() {
+      return navigator.userActivation.isActive ? super.resume() : Promise.resolve();
+    }
+  };
+})();
+"""
 
 FIRE_ZH = "火警：第三纸质档案库两个烟感同时报警"
 FIRE_EN = "Fire: two smoke detectors in Paper stack 3"
@@ -148,3 +167,165 @@ def test_page_shows_rooms_and_a_critical_alarm_live_within_1s(
         # The server is gone: the page says so in words.
         expect(page.locator("#live-banner")).to_be_visible(timeout=5000)
         expect(page.locator("#live-banner")).to_have_text("Live connection lost")
+
+
+def test_operator_acknowledges_a_live_alarm_from_the_list(
+    tmp_path: Path, facility: Facility, clock: FakeClock, page: Page
+) -> None:
+    clock.set(datetime(2026, 1, 5, 13, 0, tzinfo=UTC))  # 21:00 in Shanghai: li's night
+    with (
+        console_stores(tmp_path, facility, clock) as console,
+        serve(create_app(console.context())) as url,
+    ):
+        page.goto(url + "/?lang=zh")
+        expect(page.locator("body")).to_have_attribute("data-live", "connected")
+        expect(page.locator("#no-alarms")).to_be_visible()
+
+        fire = console.raise_alarm(
+            "smoke:yunxi:B2-03", "B2-03", message_zh=FIRE_ZH, message_en=FIRE_EN
+        ).alarm
+        row = page.locator(f'#alarm-rows tr[data-alarm-id="{fire.id}"]')
+        expect(row.locator(".alarm-state .badge")).to_have_text("未确认", timeout=1000)
+        ack = row.locator("button.ack")
+        expect(ack).to_have_text("确认")
+
+        # No name yet: the page asks for one and sends nothing.
+        ack.click()
+        expect(page.locator("#action-status")).to_have_text("请先在“值班员”处填写姓名，再确认告警")
+        expect(page.locator("#operator")).to_be_focused()
+        expect(page.locator("#operator")).to_have_attribute("aria-invalid", "true")
+        assert _alarm(console, fire.id).state is AlarmState.UNACKED
+
+        page.locator("#operator").fill("李卫东")
+        expect(page.locator("#action-status")).to_have_text("")
+        # A climate alarm arrives meanwhile: it is unacknowledged, so it will rank first.
+        console.clock.advance(5)
+        humid = console.raise_alarm(
+            "climate_rh:yunxi:B3-01",
+            "B3-01",
+            severity=Severity.MEDIUM,
+            category=Category.CLIMATE,
+            message_zh="音像磁带库相对湿度 63%，高于上限 60%",
+            message_en="Audio-visual tape stack RH 63 %, above the 60 % limit",
+        ).alarm
+        rows = page.locator("#alarm-rows tr")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_have_attribute("data-alarm-id", str(fire.id))  # critical first
+
+        ack.click()
+        expect(row.locator(".alarm-state .badge")).to_have_text("已确认")
+        expect(row).to_contain_text("李卫东")
+        expect(ack).to_have_count(0)
+        expect(page.locator("#action-status")).to_have_text("已确认 1 条告警")
+        # Unacknowledged first: the medium alarm now leads the acknowledged fire.
+        expect(rows.first).to_have_attribute("data-alarm-id", str(humid.id))
+        expect(rows.nth(1)).to_have_attribute("data-alarm-id", str(fire.id))
+
+        acked = _alarm(console, fire.id)
+        assert (acked.state, acked.acked_by) == (AlarmState.ACKED, "李卫东")
+        entry = next(e for e in console.alarms.timeline(fire.id) if e.action == "acked")
+        assert (entry.by, entry.via) == ("李卫东", Via.CONSOLE)
+
+        # The climate alarm returns to normal unseen: still listed, in words.
+        console.raise_alarm("climate_rh:yunxi:B3-01", "B3-01", transition=Transition.CLEAR)
+        humid_row = page.locator(f'#alarm-rows tr[data-alarm-id="{humid.id}"]')
+        expect(humid_row.locator(".alarm-state .badge")).to_have_text("已恢复未确认")
+        page.locator("#lang-toggle").click()
+        expect(humid_row.locator(".alarm-state .badge")).to_have_text("Cleared, unacknowledged")
+        expect(row.locator(".alarm-state .badge")).to_have_text("Acknowledged")
+        expect(page.locator("label[for=operator]")).to_have_text("Operator")
+
+        # The name is kept for the next visit; acknowledging closes the cleared alarm.
+        page.reload()
+        expect(page.locator("#operator")).to_have_value("李卫东")
+        humid_row.locator("button.ack").click()
+        expect(humid_row).to_have_count(0)
+        expect(page.locator("#action-status")).to_have_text("Acknowledged 1 alarm")
+        assert _alarm(console, humid.id).state is AlarmState.CLOSED
+
+
+def test_read_only_console_says_so_when_asked_to_acknowledge(
+    tmp_path: Path, facility: Facility, clock: FakeClock, page: Page
+) -> None:
+    with (
+        console_stores(tmp_path, facility, clock) as console,
+        serve(create_app(console.context(actions=None))) as url,
+    ):
+        page.goto(url + "/?lang=en")
+        page.locator("#operator").fill("wang")
+        fire = console.raise_alarm("smoke:yunxi:B2-01", "B2-01").alarm
+        page.locator(f'tr[data-alarm-id="{fire.id}"] button.ack').click()
+        expect(page.locator("#action-status")).to_have_text(
+            "This console is read-only: alarms cannot be acknowledged here"
+        )
+        assert _alarm(console, fire.id).state is AlarmState.UNACKED
+
+
+def test_alarm_tone_needs_a_click_repeats_and_mutes_until_the_next_alarm(
+    tmp_path: Path, facility: Facility, clock: FakeClock, page: Page
+) -> None:
+    body = page.locator("body")
+    page.add_init_script(AUTOPLAY_POLICY)
+    with (
+        console_stores(tmp_path, facility, clock) as console,
+        serve(create_app(console.context())) as url,
+    ):
+        page.goto(url + "/?lang=zh")
+        expect(body).to_have_attribute("data-live", "connected")
+        # The browser allows no sound before a user gesture: the page says how to get it.
+        expect(body).to_have_attribute("data-sound", "off")
+        enable = page.locator("#sound-enable")
+        expect(enable).to_have_text("启用声音")
+        console.raise_alarm("intrusion:yunxi:B2-04", "B2-04", severity=Severity.HIGH)
+        expect(enable).to_have_text("启用声音（有紧急告警）")
+        expect(enable).to_have_class("urgent")
+        assert body.get_attribute("data-tones") is None
+
+        enable.click()
+        expect(body).to_have_attribute("data-sound", "on")
+        expect(enable).to_be_hidden()
+        # Heard at once, and again every few seconds while the intrusion is unacknowledged.
+        first = _tones_above(page, 0, within_ms=1000)
+        _tones_above(page, first, within_ms=6000)
+
+        mute = page.locator("#sound-mute")
+        mute.click()
+        expect(body).to_have_attribute("data-sound", "muted")
+        expect(mute).to_have_attribute("aria-pressed", "true")
+        expect(mute).to_have_text("取消静音")
+        # A medium alarm does not sound; a new fire ends the mute and sounds at once.
+        console.raise_alarm("climate:yunxi:B3-01", "B3-01", severity=Severity.MEDIUM)
+        expect(page.locator("#alarm-rows tr")).to_have_count(2)
+        assert body.get_attribute("data-sound") == "muted"
+        muted_at = _tones(page)
+        console.raise_alarm("smoke:yunxi:B2-01", "B2-01")
+        expect(body).to_have_attribute("data-sound", "on")
+        _tones_above(page, muted_at, within_ms=1000)
+
+        # Once nobody waits for acknowledgement of a critical or high alarm, it stays quiet.
+        page.locator("#operator").fill("wang")
+        for alarm in console.alarms.list(states=(AlarmState.UNACKED,)):
+            if alarm.severity in (Severity.CRITICAL, Severity.HIGH):
+                page.locator(f'tr[data-alarm-id="{alarm.id}"] button.ack').click()
+        expect(page.locator("#alarm-rows button.ack")).to_have_count(1)  # the medium one
+        page.wait_for_timeout(500)  # a tone scheduled just before the last click
+        quiet_from = _tones(page)
+        page.wait_for_timeout(4500)  # longer than the tone's repeat
+        assert _tones(page) == quiet_from
+
+
+def _alarm(console: Console, alarm_id: int) -> Alarm:
+    found = console.alarms.get(alarm_id)
+    assert found is not None
+    return found
+
+
+def _tones(page: Page) -> int:
+    """How many alarm tones the page has played (it counts them in body's data-tones)."""
+    return int(page.locator("body").get_attribute("data-tones") or 0)
+
+
+def _tones_above(page: Page, count: int, *, within_ms: float) -> int:
+    """Wait for a tone after the first ``count``; returns the new count."""
+    page.wait_for_function(f"Number(document.body.dataset.tones || 0) > {count}", timeout=within_ms)
+    return _tones(page)

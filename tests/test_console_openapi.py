@@ -42,3 +42,35 @@ def test_document_does_not_depend_on_the_facility_or_the_machine(
     assert json.loads(text)["info"]["title"] == "Lantai console"
     for machine_specific in (str(tmp_path), "/home/", "/work/", "site-packages"):
         assert machine_specific not in text
+
+
+def test_document_describes_the_alarm_states_and_the_desks_actions() -> None:
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    assert schemas["AlarmState"]["enum"] == ["unacked", "acked", "rtn_unacked", "closed"]
+    assert schemas["AlarmFilter"]["enum"] == ["open", "active", "all"]
+    assert set(schemas["Change"]["enum"]) == {
+        "raised",
+        "repeated",
+        "reraised",
+        "cleared",
+        "acked",
+        "closed",
+        "shelved",
+        "unshelved",
+    }
+    paths = document["paths"]
+    ack = paths["/api/alarms/{alarm_id}/ack"]["post"]
+    assert {(p["in"], p["name"]) for p in ack["parameters"]} == {
+        ("path", "alarm_id"),
+        ("header", "X-Lantai-Client"),
+    }
+    assert {"200", "404", "503"} <= set(ack["responses"])
+    detail = paths["/api/alarms/{alarm_id}"]["get"]["responses"]["200"]
+    assert detail["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AlarmDetailOut"
+    }
+    assert "201" in paths["/api/maintenance-windows"]["post"]["responses"]
+    assert {"get", "post"} <= set(paths["/api/maintenance-windows"])
+    assert "delete" in paths["/api/maintenance-windows/{window_id}"]
+    assert "get" in paths["/api/rotas"]

@@ -73,11 +73,11 @@ def timeline(facility: Facility, clock: FakeClock, sink: RecordingSink) -> Timel
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[AlarmService]:
+def service(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iterator[AlarmService]:
     engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    store = AlarmStore(engine)
-    store.start()
-    yield AlarmService(store, [])
+    alarms = AlarmService(AlarmStore(engine), facility, clock)  # console only: no routing
+    alarms.start(deliver=False)
+    yield alarms
     engine.dispose()
 
 
@@ -238,7 +238,7 @@ def test_four_hours_of_flapping_end_to_end_leave_one_alarm_record(
     assert service.stats.changes == 1  # one RAISED, no repeats, no clear-and-raise-again
     (alarm,) = service._store.list()
     assert alarm.key == "temperature_limits:yunxi:b201-th1"
-    assert alarm.state is AlarmState.ACTIVE
+    assert alarm.state is AlarmState.UNACKED
     assert alarm.count == 1
     assert alarm.raised_at == line.origin + timedelta(minutes=6)
 

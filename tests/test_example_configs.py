@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alerts.config import load_alerting
+from alerts.routing import Routing
 from lantai.settings import load_settings
 from rules.compile import compile_rules
 from rules.config import load_rules
@@ -39,8 +41,17 @@ def _load_rules(path: Path) -> object:
     return facility
 
 
+def _load_alerting(path: Path) -> object:
+    # The example alerting file is written for the example site, with every channel set up.
+    facility = load_facility(EXAMPLE_SITE)
+    config = load_alerting(path, facility, channels=frozenset({"sms", "voice", "email"}))
+    Routing(config, facility)
+    return facility
+
+
 LOADERS = {
     "sensors/example-site.yaml": _load_site,
+    "alerts/example-alerting.yaml": _load_alerting,
     "lantai/example-settings.yaml": _load_settings,
     "rules/example-rules.yaml": _load_rules,
 }

@@ -1,6 +1,7 @@
-// The security desk's page: room tiles refreshed every 2 s, the active alarm list kept live
-// by the server-sent alarm stream. Plain browser JavaScript: no build step, no CDN, so the
-// page works on a desk network cut off from the internet.
+// The security desk's page: room tiles refreshed every 2 s, the open alarm list kept live
+// by the server-sent alarm stream, acknowledgement from the list, and an audible alarm for
+// fire, water and intrusion. Plain browser JavaScript: no build step, no CDN, no audio
+// files, so the page works on a desk network cut off from the internet.
 "use strict";
 
 (() => {
@@ -11,6 +12,13 @@
   // error (say the service restarting behind a proxy); then we start it again.
   const RECONNECT_MS = 3000;
   const LANG_KEY = "lantai.lang";
+  // Accounts come later (the console issue). Until then the guard types their name once;
+  // it is kept in this browser and sent as `by`, which the audit trail records together
+  // with via=console (from the X-Lantai-Client header).
+  const OPERATOR_KEY = "lantai.operator";
+  const CLIENT_HEADER = { "X-Lantai-Client": "console" };
+  // The alarm tone repeats this often while a critical or high alarm waits for somebody.
+  const SOUND_REPEAT_MS = 4000;
 
   const TEXT = {
     zh: {
@@ -19,12 +27,32 @@
       dataLost: "无法读取库房数据",
       degraded: "监控系统降级",
       activeAlarms: "当前告警",
-      noAlarms: "无活动告警",
+      noAlarms: "无告警",
       severity: "级别",
+      alarmState: "状态",
       category: "类别",
       room: "库房",
       message: "内容",
       raisedAt: "发生时间",
+      action: "操作",
+      operator: "值班员",
+      operatorPlaceholder: "姓名",
+      ack: "确认",
+      ackLabel: (message) => `确认：${message}`,
+      acked: (n) => `已确认 ${n} 条告警`,
+      ackedAlready: "该告警已被确认",
+      needOperator: "请先在“值班员”处填写姓名，再确认告警",
+      ackFailed: (why) => `确认失败：${why}`,
+      readOnly: "此值班台为只读，不能确认告警",
+      unreachable: "无法连接服务器",
+      by: (name) => `（${name}）`,
+      shelvedUntil: (time) => `已搁置至 ${time}`,
+      suppressed: "维护期间",
+      chattering: "频繁报警",
+      enableSound: "启用声音",
+      enableSoundUrgent: "启用声音（有紧急告警）",
+      mute: "静音",
+      unmute: "取消静音",
       rooms: "库房状态",
       updated: "更新于",
       toggle: "English",
@@ -40,13 +68,33 @@
       liveLost: "Live connection lost",
       dataLost: "Cannot read room data",
       degraded: "Monitoring degraded",
-      activeAlarms: "Active alarms",
-      noAlarms: "No active alarms",
+      activeAlarms: "Open alarms",
+      noAlarms: "No open alarms",
       severity: "Severity",
+      alarmState: "State",
       category: "Category",
       room: "Room",
       message: "Message",
       raisedAt: "Raised",
+      action: "Action",
+      operator: "Operator",
+      operatorPlaceholder: "Name",
+      ack: "Acknowledge",
+      ackLabel: (message) => `Acknowledge: ${message}`,
+      acked: (n) => (n === 1 ? "Acknowledged 1 alarm" : `Acknowledged ${n} alarms`),
+      ackedAlready: "That alarm was already acknowledged",
+      needOperator: "Enter your name under “Operator” before acknowledging",
+      ackFailed: (why) => `Acknowledge failed: ${why}`,
+      readOnly: "This console is read-only: alarms cannot be acknowledged here",
+      unreachable: "cannot reach the server",
+      by: (name) => ` (${name})`,
+      shelvedUntil: (time) => `Shelved until ${time}`,
+      suppressed: "In maintenance",
+      chattering: "Chattering",
+      enableSound: "Enable sound",
+      enableSoundUrgent: "Enable sound (urgent alarm)",
+      mute: "Mute",
+      unmute: "Unmute",
       rooms: "Rooms",
       updated: "Updated",
       toggle: "中文",
@@ -71,7 +119,20 @@
     zh: { fire: "火警", water: "水浸", intrusion: "入侵", climate: "温湿度", trouble: "设备故障", system: "系统" },
     en: { fire: "Fire", water: "Water", intrusion: "Intrusion", climate: "Climate", trouble: "Trouble", system: "System" },
   };
+  // ISA-18.2 alarm states, in words: the colour of a row only repeats what these say.
+  const ALARM_STATE_TEXT = {
+    zh: { unacked: "未确认", acked: "已确认", rtn_unacked: "已恢复未确认", closed: "已关闭" },
+    en: {
+      unacked: "Unacknowledged",
+      acked: "Acknowledged",
+      rtn_unacked: "Cleared, unacknowledged",
+      closed: "Closed",
+    },
+  };
   const SEVERITY_RANK = { critical: 0, high: 1, medium: 2, low: 3 };
+  // Fire and water (critical) and intrusion (high) need somebody to go now: these sound.
+  const AUDIBLE = new Set(["critical", "high"]);
+  const UNACKED = new Set(["unacked", "rtn_unacked"]);
 
   const view = {
     lang: chooseLanguage(),
@@ -84,6 +145,9 @@
     // the page should agree with the alarms' times, which the server stamps.
     clockOffsetMs: 0,
     problems: null, // null while healthy, else the health check's problem list
+    operator: loadOperator(),
+    status: null, // {key, args, error}: the outcome of the guard's last action
+    acking: new Set(), // alarm ids with an acknowledgement on its way
   };
 
   // -- helpers ----------------------------------------------------------------------
@@ -111,6 +175,24 @@
     }
   }
 
+  function loadOperator() {
+    try {
+      return window.localStorage.getItem(OPERATOR_KEY) || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function saveOperator(name) {
+    view.operator = name;
+    try {
+      if (name) window.localStorage.setItem(OPERATOR_KEY, name);
+      else window.localStorage.removeItem(OPERATOR_KEY);
+    } catch (_) {
+      // Kept for this page only.
+    }
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -126,6 +208,29 @@
       const response = await fetch(url, { signal: abort.signal, cache: "no-store" });
       if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
       return await response.json();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function postJson(url, body) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS);
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...CLIENT_HEADER },
+        body: JSON.stringify(body),
+        signal: abort.signal,
+        cache: "no-store",
+      });
+      let data = null;
+      try {
+        data = await response.json();
+      } catch (_) {
+        // An error page from a proxy: the status says enough.
+      }
+      return { status: response.status, data };
     } finally {
       clearTimeout(timer);
     }
@@ -155,6 +260,7 @@
     for (const node of document.querySelectorAll("[data-i18n]")) {
       node.textContent = t[node.dataset.i18n];
     }
+    document.getElementById("operator").placeholder = t.operatorPlaceholder;
     const toggle = document.getElementById("lang-toggle");
     toggle.textContent = t.toggle;
     toggle.lang = view.lang === "zh" ? "en" : "zh-CN";
@@ -169,6 +275,8 @@
     renderRooms();
     renderClock();
     renderHealth();
+    renderSound();
+    renderStatus();
   }
 
   const renderClock = () => {
@@ -181,31 +289,120 @@
     return id || TEXT[view.lang].wholeSite;
   }
 
-  function renderAlarms() {
+  const isShelved = (alarm) =>
+    alarm.shelved_until !== null && new Date(alarm.shelved_until) > serverNow();
+
+  // The alarm's state as a word, and beside it what else the guard should know.
+  function stateCell(alarm) {
     const t = TEXT[view.lang];
-    const rows = document.getElementById("alarm-rows");
-    const active = view.alarms.filter((a) => a.state === "active");
-    document.getElementById("alarm-count").textContent = active.length ? `(${active.length})` : "";
-    document.getElementById("no-alarms").hidden = active.length > 0;
-    document.getElementById("alarm-table").hidden = active.length === 0;
-    rows.replaceChildren(
-      ...active.map((alarm) => {
-        const row = el("tr", `sev-${alarm.severity}`);
-        row.dataset.alarmId = alarm.id;
-        const severity = el("td");
-        severity.append(el("span", `badge sev-${alarm.severity}`, SEVERITY_TEXT[view.lang][alarm.severity]));
-        const message = el("td", "message", view.lang === "zh" ? alarm.message_zh : alarm.message_en);
-        if (alarm.count > 1) message.append(el("span", "repeat", `×${alarm.count}`));
-        row.append(
-          severity,
-          el("td", "", CATEGORY_TEXT[view.lang][alarm.category] || alarm.category),
-          el("td", "", roomName(alarm.room)),
-          message,
-          el("td", "time", formatTime(alarm.raised_at, true)),
-        );
-        return row;
-      }),
+    const cell = el("td", "alarm-state");
+    cell.append(el("span", `badge st-${alarm.state}`, ALARM_STATE_TEXT[view.lang][alarm.state]));
+    if (alarm.acked_by) cell.append(el("span", "note", t.by(alarm.acked_by)));
+    const notes = [];
+    // With the date: a shelve may last until tomorrow.
+    if (isShelved(alarm)) notes.push(t.shelvedUntil(formatTime(alarm.shelved_until, true)));
+    if (alarm.suppressed_by !== null) notes.push(t.suppressed);
+    if (alarm.chattering) notes.push(t.chattering);
+    if (notes.length) cell.append(el("div", "note", notes.join(" · ")));
+    return cell;
+  }
+
+  function actionCell(alarm, message) {
+    const t = TEXT[view.lang];
+    const cell = el("td", "actions");
+    if (!UNACKED.has(alarm.state)) return cell;
+    const button = el("button", "ack", t.ack);
+    button.type = "button";
+    button.dataset.alarmId = alarm.id;
+    // The visible word first, so speech input ("click 确认") still finds it.
+    button.setAttribute("aria-label", t.ackLabel(message));
+    if (view.acking.has(alarm.id)) {
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+    }
+    cell.append(button);
+    return cell;
+  }
+
+  function renderRow(alarm) {
+    const row = el("tr", `sev-${alarm.severity} st-${alarm.state}`);
+    row.dataset.alarmId = alarm.id;
+    row.dataset.state = alarm.state;
+    const severity = el("td");
+    severity.append(el("span", `badge sev-${alarm.severity}`, SEVERITY_TEXT[view.lang][alarm.severity]));
+    const text = view.lang === "zh" ? alarm.message_zh : alarm.message_en;
+    const message = el("td", "message", text);
+    if (alarm.count > 1) message.append(el("span", "repeat", `×${alarm.count}`));
+    row.append(
+      severity,
+      stateCell(alarm),
+      el("td", "", CATEGORY_TEXT[view.lang][alarm.category] || alarm.category),
+      el("td", "", roomName(alarm.room)),
+      message,
+      el("td", "time", formatTime(alarm.raised_at, true)),
+      actionCell(alarm, text),
     );
+    return row;
+  }
+
+  // Rows are kept by alarm id and rebuilt only when what they show changes, and moved only
+  // when the order changes: a live update must not swap the button under the guard's
+  // pointer or take the keyboard focus away.
+  const rowCache = new Map(); // id -> {key, node}
+
+  function renderAlarms() {
+    const rows = document.getElementById("alarm-rows");
+    const open = view.alarms.filter((a) => a.state !== "closed");
+    document.getElementById("alarm-count").textContent = open.length ? `(${open.length})` : "";
+    document.getElementById("no-alarms").hidden = open.length > 0;
+    document.getElementById("alarm-table").hidden = open.length === 0;
+    const wanted = open.map((alarm) => {
+      const key = JSON.stringify([
+        alarm,
+        view.lang,
+        roomName(alarm.room),
+        isShelved(alarm),
+        view.acking.has(alarm.id),
+      ]);
+      const cached = rowCache.get(alarm.id);
+      if (cached && cached.key === key) return cached.node;
+      const node = renderRow(alarm);
+      if (cached) {
+        const focused = cached.node.contains(document.activeElement);
+        cached.node.replaceWith(node);
+        if (focused) node.querySelector("button")?.focus();
+      }
+      rowCache.set(alarm.id, { key, node });
+      return node;
+    });
+    const keep = new Set(wanted);
+    for (const [id, cached] of rowCache) {
+      if (!keep.has(cached.node)) {
+        cached.node.remove();
+        rowCache.delete(id);
+      }
+    }
+    wanted.forEach((node, index) => {
+      if (rows.children[index] !== node) rows.insertBefore(node, rows.children[index] || null);
+    });
+  }
+
+  function renderStatus() {
+    const line = document.getElementById("action-status");
+    const status = view.status;
+    if (!status) {
+      line.textContent = "";
+      return;
+    }
+    const text = TEXT[view.lang][status.key];
+    line.textContent = typeof text === "function" ? text(...status.args) : text;
+    line.classList.toggle("error", Boolean(status.error));
+  }
+
+  // key: a TEXT entry, or null to clear the line.
+  function setStatus(key, args = [], error = false) {
+    view.status = key === null ? null : { key, args, error };
+    renderStatus();
   }
 
   function climateValue(value, digits, unit, band) {
@@ -307,27 +504,198 @@
   async function refreshAlarms() {
     const ticket = ++alarmRequest;
     try {
-      const alarms = await getJson(`/api/alarms?state=active&${siteQuery()}`);
+      const alarms = await getJson(`/api/alarms?state=open&${siteQuery()}`);
       if (ticket !== alarmRequest) return; // a newer request was sent; show its answer
       view.alarms = alarms;
       renderAlarms();
+      renderSound();
     } catch (_) {
       showBanner("data-banner", true);
     }
   }
 
+  // The server's order: unacknowledged first, then by severity, newest first.
   function byUrgency(a, b) {
+    const acked = Number(!UNACKED.has(a.state)) - Number(!UNACKED.has(b.state));
+    if (acked !== 0) return acked;
     const rank = SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
     return rank !== 0 ? rank : b.raised_at.localeCompare(a.raised_at);
   }
 
-  // Show the change at once from the event itself; the re-fetch that follows settles it.
-  function applyChange(change) {
-    const alarm = change.alarm;
+  function applyAlarm(alarm) {
     if (alarm.site !== view.site.id) return;
     const others = view.alarms.filter((a) => a.id !== alarm.id);
-    view.alarms = alarm.state === "active" ? [...others, alarm].sort(byUrgency) : others;
+    view.alarms = alarm.state === "closed" ? others : [...others, alarm].sort(byUrgency);
+  }
+
+  // Show the change at once from the event itself; the re-fetch that follows settles it.
+  function applyChange(change) {
+    applyAlarm(change.alarm);
     renderAlarms();
+    if ((change.change === "raised" || change.change === "reraised") && needsSound(change.alarm)) {
+      sound.alarmArrived();
+    }
+    renderSound();
+  }
+
+  // -- acknowledge ------------------------------------------------------------------
+
+  async function acknowledge(alarmId) {
+    const input = document.getElementById("operator");
+    const by = input.value.trim(); // as typed, even if filled in without an input event
+    saveOperator(by);
+    if (!by) {
+      input.setAttribute("aria-invalid", "true");
+      setStatus("needOperator", [], true);
+      input.focus();
+      return;
+    }
+    if (view.acking.has(alarmId)) return;
+    view.acking.add(alarmId);
+    renderAlarms();
+    try {
+      const { status, data } = await postJson(`/api/alarms/${alarmId}/ack`, { by, comment: null });
+      if (status === 200) {
+        for (const alarm of data.changed) applyAlarm(alarm);
+        if (data.changed.length) setStatus("acked", [data.changed.length]);
+        else setStatus("ackedAlready");
+      } else if (status === 503) {
+        setStatus("readOnly", [], true);
+      } else {
+        const detail = data && typeof data.detail === "string" ? data.detail : `HTTP ${status}`;
+        setStatus("ackFailed", [detail], true);
+      }
+    } catch (_) {
+      setStatus("ackFailed", [TEXT[view.lang].unreachable], true);
+    } finally {
+      view.acking.delete(alarmId);
+      renderAlarms();
+      renderSound();
+      refreshAlarms();
+    }
+  }
+
+  // -- sound ------------------------------------------------------------------------
+
+  // A critical or high alarm that nobody has acknowledged yet (still present, or gone
+  // before anybody saw it) and that is not shelved or held by a maintenance window.
+  const needsSound = (alarm) =>
+    AUDIBLE.has(alarm.severity) &&
+    UNACKED.has(alarm.state) &&
+    alarm.suppressed_by === null &&
+    !isShelved(alarm);
+
+  // The tone is made with the Web Audio API: no audio file to load or to lose.
+  //
+  // Browsers refuse to play sound before the user has interacted with the page (the
+  // autoplay policy): an AudioContext made at load starts "suspended" and stays silent
+  // until resume() is called from a click or a key press. So the page makes one at once
+  // (a kiosk started with --autoplay-policy=no-user-gesture-required gets a running one
+  // and needs nothing more), and otherwise shows "启用声音 / Enable sound" until the guard
+  // clicks it, or clicks or types anywhere on the page. After each reload that one click
+  // is needed again, which is why the button turns urgent when an alarm wants sounding.
+  //
+  // The repeat runs on a timer, which browsers slow down in a hidden tab: keep the desk's
+  // page in front (its own window) so that the tone keeps its pace.
+  //
+  // Mute silences the tone until the next critical or high alarm is raised: like the
+  // "silence" key of a fire panel, it never hides a new fire. It is not remembered across
+  // reloads, so a desk is never left silent by yesterday's click.
+  const sound = (() => {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    let context = null;
+    let muted = false;
+    let tones = 0;
+
+    function ensureContext() {
+      if (!Context) return null;
+      if (!context) {
+        context = new Context();
+        context.addEventListener("statechange", () => {
+          renderSound();
+          // Sound just came on while an alarm waits: heard at once, so the guard knows
+          // it works (and a click that merely enabled it is not followed by silence).
+          if (running() && view.alarms.some(needsSound)) tone();
+        });
+      }
+      return context;
+    }
+
+    const running = () => Boolean(context && context.state === "running");
+
+    // Must run inside the click or key handler: that is what lets the browser start it.
+    // Without a gesture Chrome keeps the promise pending; a later call still works.
+    function enable() {
+      const ctx = ensureContext();
+      if (ctx && ctx.state !== "running") ctx.resume().catch(renderSound);
+    }
+
+    // Two short notes, high then low, with soft edges (a hard start or stop clicks).
+    function tone() {
+      if (!running() || muted) return;
+      const start = context.currentTime + 0.02;
+      const gain = context.createGain();
+      gain.connect(context.destination);
+      gain.gain.setValueAtTime(0, start);
+      [880, 660].forEach((frequency, i) => {
+        const at = start + i * 0.22;
+        const osc = context.createOscillator();
+        osc.type = "triangle";
+        osc.frequency.setValueAtTime(frequency, at);
+        gain.gain.setValueAtTime(0, at);
+        gain.gain.linearRampToValueAtTime(0.3, at + 0.02);
+        gain.gain.setValueAtTime(0.3, at + 0.16);
+        gain.gain.linearRampToValueAtTime(0, at + 0.2);
+        osc.connect(gain);
+        osc.start(at);
+        osc.stop(at + 0.21);
+      });
+      tones += 1;
+      document.body.dataset.tones = String(tones); // for tests: how many tones were played
+    }
+
+    return {
+      supported: Boolean(Context),
+      running,
+      get muted() {
+        return muted;
+      },
+      enable,
+      start() {
+        ensureContext(); // may already run, where the browser allows it
+        // Any click or key press is a gesture the browser accepts for resume().
+        for (const kind of ["pointerdown", "keydown"]) {
+          document.addEventListener(kind, enable);
+        }
+        setInterval(() => {
+          if (view.alarms.some(needsSound)) tone();
+        }, SOUND_REPEAT_MS);
+      },
+      toggleMute() {
+        muted = !muted;
+        renderSound();
+      },
+      alarmArrived() {
+        muted = false;
+        tone();
+      },
+    };
+  })();
+
+  function renderSound() {
+    const t = TEXT[view.lang];
+    const enableButton = document.getElementById("sound-enable");
+    const muteButton = document.getElementById("sound-mute");
+    document.getElementById("sound-controls").hidden = !sound.supported;
+    const urgent = view.alarms.some(needsSound);
+    const on = sound.running();
+    enableButton.hidden = on;
+    enableButton.textContent = urgent ? t.enableSoundUrgent : t.enableSound;
+    enableButton.classList.toggle("urgent", urgent);
+    muteButton.hidden = !on;
+    muteButton.textContent = sound.muted ? t.unmute : t.mute;
+    muteButton.setAttribute("aria-pressed", String(sound.muted));
+    document.body.dataset.sound = !on ? "off" : sound.muted ? "muted" : "on";
   }
 
   function connectLive() {
@@ -368,9 +736,30 @@
     renderAll();
   }
 
-  async function start() {
+  function wireControls() {
     document.getElementById("lang-toggle").addEventListener("click", toggleLanguage);
+    const input = document.getElementById("operator");
+    input.value = view.operator;
+    input.addEventListener("input", () => {
+      saveOperator(input.value.trim());
+      if (view.operator) {
+        input.removeAttribute("aria-invalid");
+        if (view.status && view.status.key === "needOperator") setStatus(null);
+      }
+    });
+    document.getElementById("alarm-rows").addEventListener("click", (event) => {
+      const button = event.target.closest("button.ack");
+      if (button) acknowledge(Number(button.dataset.alarmId));
+    });
+    document.getElementById("sound-enable").addEventListener("click", sound.enable);
+    document.getElementById("sound-mute").addEventListener("click", sound.toggleMute);
+    sound.start();
+  }
+
+  async function start() {
+    wireControls();
     renderStatic();
+    renderSound();
     let sites = [];
     for (;;) {
       try {

@@ -23,9 +23,10 @@ import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.notifiers.log import LogNotifier
+from alerts.listeners.log import LogListener
 from alerts.service import AlarmService
-from alerts.store import AlarmStore, create_state_engine
+from alerts.store import AlarmStore
+from alerts.tables import create_state_engine
 from collectors.decode import Decoder
 from collectors.ingest import Ingest, ReadingListener
 from collectors.mqtt_source import MqttProtocol, MqttSettings, PahoSource
@@ -141,8 +142,9 @@ def prime_mosquitto_sub(broker: MosquittoBroker, client_id: str) -> None:
 def rules_listener(facility: Facility, workdir: Path) -> ReadingListener:
     """The full default rule set, publishing to the real alarm service and store."""
     store = AlarmStore(create_state_engine(f"sqlite:///{workdir / 'state.db'}"))
-    store.start()
-    engine = RulesEngine(facility, AlarmService(store, [LogNotifier()]), SystemClock())
+    alarms = AlarmService(store, facility, SystemClock(), listeners=[LogListener()])
+    alarms.start(deliver=False)  # no notifiers here: nothing to deliver
+    engine = RulesEngine(facility, alarms, SystemClock())
     engine.start()
     return engine
 

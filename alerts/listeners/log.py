@@ -1,4 +1,4 @@
-"""The log notifier: every alarm change as one structured log line."""
+"""The log listener: every alarm change as one structured log line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from alerts.models import AlarmChange, Change
 log = logging.getLogger("lantai.alarms")
 
 
-class LogNotifier:
+class LogListener:
     name = "log"
 
     def notify(self, change: AlarmChange) -> None:

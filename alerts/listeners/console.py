@@ -1,4 +1,4 @@
-"""The console notifier: alarm changes to the security desk's live feed."""
+"""The console listener: alarm changes to the security desk's live feed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alerts.feed import AlarmFeed
 from alerts.models import AlarmChange
 
 
-class ConsoleNotifier:
+class ConsoleListener:
     name = "console"
 
     def __init__(self, feed: AlarmFeed) -> None:
