@@ -256,14 +256,13 @@ class AlarmService:
                 if waiting.severity.rank < incident.severity.rank:
                     tx.update_incident(incident.id, severity=waiting.severity.value)
                     incident = replace(incident, severity=waiting.severity)
-            tx.log(
-                site=alarm.site,
-                at=now,
-                action="flood",
-                by="system",
-                via=Via.SYSTEM,
-                incident_id=incident.id,
-                comment="alarm flood: new alarms are told as one summary",
+            _system_note(
+                tx,
+                alarm.site,
+                incident.id,
+                now,
+                "flood",
+                "alarm flood: new alarms are told as one summary",
             )
             return incident
         latest = tx.latest_incident(alarm.site, alarm.room, flood=False)
@@ -303,25 +302,23 @@ class AlarmService:
         round_ = incident.round + 1
         if policy is None:
             tx.update_incident(incident.id, paging=Paging.CONSOLE.value, round=round_)
-            tx.log(
-                site=incident.site,
-                at=now,
-                action="console_only",
-                by="system",
-                via=Via.SYSTEM,
-                incident_id=incident.id,
-                comment=f"no escalation policy for {incident.severity} alarms",
+            _system_note(
+                tx,
+                incident.site,
+                incident.id,
+                now,
+                "console_only",
+                f"no escalation policy for {incident.severity} alarms",
             )
             return
         esc = Escalation.begin(policy.id, round_, now)
-        tx.log(
-            site=incident.site,
-            at=now,
-            action="escalation_started",
-            by="system",
-            via=Via.SYSTEM,
-            incident_id=incident.id,
-            comment=f"policy {policy.id}, round {round_} ({why})",
+        _system_note(
+            tx,
+            incident.site,
+            incident.id,
+            now,
+            "escalation_started",
+            f"policy {policy.id}, round {round_} ({why})",
         )
         self._advance(tx, replace(incident, round=round_), policy, esc, now)
 
@@ -362,14 +359,8 @@ class AlarmService:
             if not recipients:
                 # Load-time checks make this rare (a holiday override, a rota edited
                 # live); the next step is not delayed by it (goalert#4548).
-                tx.log(
-                    site=incident.site,
-                    at=now,
-                    action="step_skipped",
-                    by="system",
-                    via=Via.SYSTEM,
-                    incident_id=incident.id,
-                    comment=f"{label}: nobody to reach",
+                _system_note(
+                    tx, incident.site, incident.id, now, "step_skipped", f"{label}: nobody to reach"
                 )
                 continue
             for recipient in recipients:
@@ -378,14 +369,13 @@ class AlarmService:
                     f"{recipient.channel}/{recipient.address}"
                 )
                 self._queue(tx, brief, recipient, MessageKind.ALARM, key, now)
-            tx.log(
-                site=incident.site,
-                at=now,
-                action="notified",
-                by="system",
-                via=Via.SYSTEM,
-                incident_id=incident.id,
-                comment=f"{label}: " + ", ".join(f"{r.channel} {r.who}" for r in recipients),
+            _system_note(
+                tx,
+                incident.site,
+                incident.id,
+                now,
+                "notified",
+                f"{label}: " + ", ".join(f"{r.channel} {r.who}" for r in recipients),
             )
 
     def _queue(
@@ -453,14 +443,7 @@ class AlarmService:
         resolved = not any(a.state.active for a in alarms)
         paging = Paging.RESOLVED if resolved else Paging.PAUSED
         tx.update_incident(incident_id, paging=paging.value, next_due_at=None)
-        tx.log(
-            site=incident.site,
-            at=now,
-            action=f"paging_{paging.value}",
-            by="system",
-            via=Via.SYSTEM,
-            incident_id=incident_id,
-        )
+        _system_note(tx, incident.site, incident_id, now, f"paging_{paging.value}")
         if resolved:
             self._tell_chain(tx, incident, MessageKind.CLEARED, now, skip=None)
 
@@ -691,16 +674,19 @@ class AlarmService:
             end = now if window.ends_at is None or window.ends_at > now else window.ends_at
             tx.update_window(window_id, ends_at=end)
             log.info("maintenance window %d ended by %s", window_id, by)
-            self._end_window(tx, _must(tx.window(window_id)), now)
+            self._end_window(tx, _must(tx.window(window_id)), now, by)
             return _must(tx.window(window_id))
 
         return self._locked(act)
 
-    def _end_window(self, tx: Tx, window: MaintenanceWindow, now: datetime) -> None:
+    def _end_window(
+        self, tx: Tx, window: MaintenanceWindow, now: datetime, by: str = "system"
+    ) -> None:
         tx.update_window(window.id, ended=True)
         for alarm in tx.suppressed_by(window.id):
             tx.update_alarm(alarm.id, suppressed_by=None)
-            self._note(tx, alarm, now, "unsuppressed", f"window {window.id} ended")
+            ended = f"window {window.id} ended" + ("" if by == "system" else f" by {by}")
+            self._note(tx, alarm, now, "unsuppressed", ended, by=by)
             self._resume(tx, _must(tx.alarm(alarm.id)), now, "maintenance window ended")
 
     def _check_subject(self, site: str, room: str | None, sensor: str | None) -> None:
@@ -891,24 +877,22 @@ class AlarmService:
                 key = f"{row.dedup_key}/fallback:{channel}"
                 brief = self._brief(tx, incident)
                 if self._queue(tx, brief, recipient, MessageKind.ALARM, key, now, row.id):
-                    tx.log(
-                        site=incident.site,
-                        at=now,
-                        action="fallback",
-                        by="system",
-                        via=Via.SYSTEM,
-                        incident_id=incident.id,
-                        comment=f"{row.channel} to {row.who} failed; trying {channel}",
+                    _system_note(
+                        tx,
+                        incident.site,
+                        incident.id,
+                        now,
+                        "fallback",
+                        f"{row.channel} to {row.who} failed; trying {channel}",
                     )
                 return
-        tx.log(
-            site=incident.site,
-            at=now,
-            action="undeliverable",
-            by="system",
-            via=Via.SYSTEM,
-            incident_id=incident.id,
-            comment=f"{row.channel} to {row.who} failed and no other channel is left",
+        _system_note(
+            tx,
+            incident.site,
+            incident.id,
+            now,
+            "undeliverable",
+            f"{row.channel} to {row.who} failed and no other channel is left",
         )
 
     def channel_health(self, channel: Channel, site: str, *, ok: bool, error: str | None) -> None:
@@ -965,18 +949,35 @@ class AlarmService:
                         "listener %s failed for alarm #%d", listener.name, change.alarm.id
                     )
 
-    def _note(self, tx: Tx, alarm: Alarm, now: datetime, action: str, comment: str) -> None:
+    def _note(
+        self, tx: Tx, alarm: Alarm, now: datetime, action: str, comment: str, by: str = "system"
+    ) -> None:
         tx.log(
             site=alarm.site,
             at=now,
             action=action,
-            by="system",
-            via=Via.SYSTEM,
+            by=by,
+            via=Via.SYSTEM if by == "system" else Via.API,
             alarm_id=alarm.id,
             incident_id=alarm.incident_id,
             key=alarm.key,
             comment=comment,
         )
+
+
+def _system_note(
+    tx: Tx, site: str, incident_id: int, now: datetime, action: str, comment: str | None = None
+) -> None:
+    """An incident's audit line written by Lantai itself (escalation, flood, fallback)."""
+    tx.log(
+        site=site,
+        at=now,
+        action=action,
+        by="system",
+        via=Via.SYSTEM,
+        incident_id=incident_id,
+        comment=comment,
+    )
 
 
 def _escalation(incident: Incident) -> Escalation:

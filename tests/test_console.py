@@ -1,4 +1,5 @@
-"""The console API over real HTTP: uvicorn in a thread, real SQLite stores, a real feed."""
+"""The console API over real HTTP: uvicorn in a thread, real SQLite stores, the real alarm
+service and a real feed."""
 
 from __future__ import annotations
 

@@ -443,20 +443,12 @@ def test_severity_does_not_matter_to_ack(console: Console) -> None:
     assert [a["state"] for a in response.json()["changed"]] == ["acked"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: DELETE /api/maintenance-windows/{id}?by= requires a name, but AlarmService."
-        "close_window only writes it to the process log: neither the window nor the audit "
-        "trail of the alarms it held says who ended it (they read 'system: window N ended')"
-    ),
-)
 def test_ending_a_window_records_who_ended_it(console: Console) -> None:
     window = post(console, "/api/maintenance-windows", window_body(console)).json()
     alarm = fire(console)
     httpx.delete(
         f"{console.url}/api/maintenance-windows/{window['id']}", params={"by": "he"}, timeout=5
     )
-    ended = [e for e in get(console, f"/api/alarms/{alarm}")["timeline"] if "ended" in str(e)]
-    assert ended
-    assert any(e["by"] == "he" or "he" in (e["comment"] or "").split() for e in ended)
+    timeline = get(console, f"/api/alarms/{alarm}")["timeline"]
+    (ended,) = [e for e in timeline if e["action"] == "unsuppressed"]
+    assert (ended["by"], ended["comment"]) == ("he", f"window {window['id']} ended by he")

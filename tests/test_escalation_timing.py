@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from alerts.escalation import Escalation, Firing, StepTiming, due, escalate_now, next_due
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
