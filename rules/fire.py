@@ -13,12 +13,11 @@ The rule is ROOM level: one state per room, fed by its smoke, heat and climate s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from rules.base import Subject, Verdict, clear_event, raise_event
 from rules.kinds import NO_OUTPUTS, Level, Outputs, RuleConfig, RuleKind, Target
@@ -71,33 +70,18 @@ class FireRule:
     confirmed: Verdict  # the second alarm, keyed with rule id "fire_confirmed"
 
 
-def _baselines_from_rows(value: Any) -> Any:  # noqa: ANN401 - whatever was saved
-    """Accept the older saved form, a list of (sensor, since, °C) rows, as well."""
-    if isinstance(value, list | tuple):
-        return {row[0]: (row[1], row[2]) for row in value}
-    return value
-
-
-Baselines = Annotated[
-    Mapping[str, tuple[datetime, float]], BeforeValidator(_baselines_from_rows)
-]
-_NO_BASELINES: Mapping[str, tuple[datetime, float]] = {}
-
-
 @dataclass(frozen=True, slots=True)
 class FireState:
     """One room's fire picture.
 
     ``detectors`` lists the smoke detectors that tripped in the current episode (sensor,
     in alarm now, onset), so one that went quiet still counts as the first of two devices.
-    ``baselines`` maps each temperature sensor to its reference (since, °C), renewed when
-    older than the window; a mapping, because every temperature reading of the room looks
-    its sensor up, and never changed in place (a renewal builds a new one). ``heat`` is
-    the last heat evidence (sensor, when).
+    ``baselines`` holds each temperature sensor's reference (sensor, since, °C), renewed
+    when older than the window; ``heat`` is the last heat evidence (sensor, when).
     """
 
     detectors: tuple[tuple[str, bool, datetime], ...] = ()
-    baselines: Baselines = field(default_factory=lambda: _NO_BASELINES)
+    baselines: tuple[tuple[str, datetime, float], ...] = ()
     heat: tuple[str, datetime] | None = None
     raised: bool = False
     confirmed: bool = False
@@ -111,18 +95,8 @@ def evaluate_fire(
 ) -> tuple[FireState, Outputs]:
     p = reading.payload
     smoke, temperature = p.smoke, p.temperature
-    if smoke is None:
-        if temperature is None:
-            return state, NO_OUTPUTS
-        # The common path, most of a room's readings: a temperature against a fresh
-        # baseline, no rise and far from the fixed rating. The same test as _track_heat's.
-        base = state.baselines.get(reading.sensor)
-        if base is not None and temperature < rule.heat_absolute:
-            age = now - base[0]
-            if age < _ZERO or (
-                age <= rule.confirm_window and temperature - base[1] < rule.heat_rise
-            ):
-                return state, NO_OUTPUTS
+    if smoke is None and temperature is None:
+        return state, NO_OUTPUTS
     sensor = reading.sensor
     heat_seen = False
     if temperature is not None:
@@ -158,20 +132,21 @@ def _track_heat(
     minimum, so a normal room changes this state once per window per sensor, not per reading.
     """
     fresh = rise = False  # fresh: the baseline is recent enough to measure a rise from
-    base = state.baselines.get(sensor)
-    if base is not None:
-        since, base_t = base
-        age = now - since
-        if age < _ZERO:  # an older reading replayed late: no rise, no new baseline
-            return state, False
-        fresh = age <= rule.confirm_window
-        rise = fresh and temperature - base_t >= rule.heat_rise
+    for name, since, base_t in state.baselines:
+        if name == sensor:
+            age = now - since
+            if age < _ZERO:  # an older reading replayed late: no rise, no new baseline
+                return state, False
+            fresh = age <= rule.confirm_window
+            rise = fresh and temperature - base_t >= rule.heat_rise
+            break
     heat_seen = rise or temperature >= rule.heat_absolute
     if fresh and not heat_seen:
         return state, False
     baselines = state.baselines
     if not fresh:
-        baselines = {**baselines, sensor: (now, temperature)}
+        kept = tuple(b for b in baselines if b[0] != sensor)
+        baselines = (*kept, (sensor, now, temperature))
     heat = (sensor, now) if heat_seen else state.heat
     # Direct construction: this runs whenever a baseline is renewed (once per window per
     # temperature sensor), and replace() costs twice a constructor call.

@@ -9,9 +9,9 @@ are per sensor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Literal, NamedTuple
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,7 +23,6 @@ from sensors.facility import SensorKind
 from sensors.reading import Reading
 
 _THERMAL = frozenset({SensorKind.CLIMATE, SensorKind.HEAT})
-_ZERO = timedelta(0)
 
 
 def _verdict(config: RuleConfig) -> Verdict:
@@ -58,15 +57,17 @@ class StuckRule:
     tolerance: float
     window: timedelta
     verdict: Verdict
-    # How stale the recorded movement may get: a 36th of the window (10 min of 6 h).
-    # Real sensors jitter, so "it moved" is true on nearly every reading; recording it
-    # every time would allocate a state per reading. A stuck verdict needs a whole window
-    # of stillness, so noting movement at most this often delays an alarm by at most this
-    # much and never raises a false one. Computed once: it is read on every reading.
-    refresh: timedelta = field(init=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "refresh", self.window / 36)
+    @property
+    def refresh(self) -> timedelta:
+        """How stale the recorded movement may get: a 36th of the window (10 min of 6 h).
+
+        Real sensors jitter, so "it moved" is true on nearly every reading; recording it
+        every time would allocate a state per reading. A stuck verdict needs a whole window
+        of stillness, so noting movement at most this often delays an alarm by at most
+        this much and never raises a false one.
+        """
+        return self.window / 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +91,7 @@ def evaluate_stuck(
     if t is None and rh is None:
         return state, NO_OUTPUTS
     since = state.since
-    if since is None:
-        return StuckState(now, t, rh), NO_OUTPUTS
-    if not state.raised and _ZERO <= now - since < rule.refresh:
-        # The common path, whether the values moved (noted recently enough, see
-        # StuckRule.refresh) or not (far from a whole window of stillness: refresh < window).
-        return state, NO_OUTPUTS
-    if _same(state.temperature, t, rule) and _same(state.humidity, rh, rule):
+    if since is not None and _same(state.temperature, t, rule) and _same(state.humidity, rh, rule):
         if state.raised or now - since < rule.window:
             return state, NO_OUTPUTS
         hours = f"{rule.window.total_seconds() / 3600:g}"
@@ -112,6 +107,8 @@ def evaluate_stuck(
             values,
         )
         return StuckState(since, state.temperature, state.humidity, raised=True), (event,)
+    if not state.raised and since is not None and timedelta(0) <= now - since < rule.refresh:
+        return state, NO_OUTPUTS  # moved, recently enough noted: see StuckRule.refresh
     outputs: Outputs = NO_OUTPUTS
     if state.raised:  # any change clears: the sensor is measuring again
         outputs = (clear_event(rule.verdict, subject, now, _values(t, rh)),)
@@ -152,12 +149,9 @@ class SpikeRule:
     verdict: Verdict
 
 
-class SpikeState(NamedTuple):
-    """The previous reading's time and values.
-
-    A named tuple, not a frozen dataclass: every reading makes a new one (the time always
-    changes), and a tuple is built in a third of the time.
-    """
+@dataclass(frozen=True, slots=True)
+class SpikeState:
+    """The previous reading's time and values."""
 
     at: datetime | None = None
     temperature: float | None = None
@@ -175,17 +169,16 @@ def evaluate_spike(
     t, rh = p.temperature, p.humidity
     if t is None and rh is None:
         return state, NO_OUTPUTS
-    at, t0, rh0, raised = state
+    at = state.at
     if at is not None and now <= at:
         return state, NO_OUTPUTS  # a repeat or an older reading replayed: no order to judge
-    within_limits = (t is None or t0 is None or abs(t - t0) <= rule.max_jump_temperature) and (
-        rh is None or rh0 is None or abs(rh - rh0) <= rule.max_jump_humidity
-    )
-    if within_limits and not raised:
-        return SpikeState(now, t, rh), NO_OUTPUTS  # the common path
+    dt = abs(t - state.temperature) if t is not None and state.temperature is not None else 0.0
+    drh = abs(rh - state.humidity) if rh is not None and state.humidity is not None else 0.0
+    within_limits = dt <= rule.max_jump_temperature and drh <= rule.max_jump_humidity
     outputs: Outputs = NO_OUTPUTS
+    raised = state.raised
     if not within_limits and not raised and at is not None and now - at < rule.within:
-        before, after = _values(t0, rh0), _values(t, rh)
+        before, after = _values(state.temperature, state.humidity), _values(t, rh)
         seconds = round((now - at).total_seconds())
         outputs = (
             raise_event(
@@ -237,14 +230,6 @@ class ClockSkewRule:
     steady_readings: int
     clear_within: float
     verdict: Verdict
-    # ±max_skew as timedeltas: every reading is compared with them, and comparing
-    # timedeltas skips converting each reading's offset to seconds.
-    ahead_at_most: timedelta = field(init=False, compare=False)
-    behind_at_most: timedelta = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ahead_at_most", timedelta(seconds=self.max_skew))
-        object.__setattr__(self, "behind_at_most", -timedelta(seconds=self.max_skew))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,17 +254,13 @@ def evaluate_clock_skew(
         return state, NO_OUTPUTS  # no clock of its own: the receive time stands in
     # The alarm is dated by our receive time: the reading's own time is the suspect.
     received = reading.received_at
-    offset = ts - received
-    if rule.behind_at_most <= offset <= rule.ahead_at_most:
-        if not state.raised:
-            # Back in the band: a run of lagging readings is broken.
-            return (CLOCK_SKEW_INITIAL if state.lags else state), NO_OUTPUTS
-        ahead = offset.total_seconds()
-        if abs(ahead) <= rule.clear_within:
+    ahead = (ts - received).total_seconds()
+    if -rule.max_skew <= ahead <= rule.max_skew:
+        if state.raised and abs(ahead) <= rule.clear_within:
             event = clear_event(rule.verdict, subject, received, round(ahead))
             return CLOCK_SKEW_INITIAL, (event,)
-        return state, NO_OUTPUTS  # a raised alarm waits for a clock well inside the band
-    ahead = offset.total_seconds()
+        # Back in the band: a run of lagging readings is broken (a raised alarm waits).
+        return (CLOCK_SKEW_INITIAL if state.lags else state), NO_OUTPUTS
     if state.raised:
         return state, NO_OUTPUTS
     if ahead > 0:  # from the future: no delay explains that, only a wrong clock

@@ -247,7 +247,7 @@ def test_quiet_readings_leave_the_state_alone(clock: FakeClock, stack: Stack) ->
     # Past the window the baseline is renewed, still without an event.
     clock.set(at(2, 3))
     assert stack.send("b203-th1", temperature=20.2, humidity=50.0) == ()
-    assert stack.state.baselines == {"b203-th1": (at(2, 3), 20.2)}
+    assert stack.state.baselines == (("b203-th1", at(2, 3), 20.2),)
 
 
 def test_a_battery_report_is_not_a_fire_signal(clock: FakeClock, stack: Stack) -> None:
