@@ -285,9 +285,13 @@ def _rota_gaps(index: int, rota: RotaConfig, facility: Facility) -> list[tuple[L
     compiled = Rota.compile(rota, facility.sites[rota.site].timezone)
     found: list[tuple[Loc, str]] = []
     for start, end in compiled.check_dates():
+        gaps = compiled.gaps(start, end)
+        if start.year == 2001 and len(gaps) > 1 and gaps[0][0] == start and gaps[-1][1] == end:  # noqa: PLR2004
+            # The sample week is a cycle: a gap over Sunday midnight is one gap, not two.
+            gaps = [*gaps[1:-1], (gaps[-1][0], gaps[0][1])]
         found += [
             (("rotas", index, "shifts"), f"nobody is on duty {_span(a, b, start.year)}")
-            for a, b in compiled.gaps(start, end)
+            for a, b in gaps
         ]
     return found
 

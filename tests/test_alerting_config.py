@@ -156,11 +156,6 @@ def test_a_rota_with_a_nightly_gap_names_each_weekday_span(facility: Facility) -
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the weekly check runs Monday 00:00 to Monday 00:00, so a gap from Sunday "
-    "20:00 to Monday 08:00 is reported as two spans split at midnight",
-)
 def test_a_weekend_gap_is_reported_as_the_spans_nobody_covers(facility: Facility) -> None:
     path, problems = refused("rota_weekend_gap.yaml", facility)
     assert sorted(problems) == [
