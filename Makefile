@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy sensors collectors rules alerts console dashboards lantai tests
+	$(BIN)/mypy sensors collectors rules alerts inspections console dashboards lantai tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest

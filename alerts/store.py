@@ -146,6 +146,21 @@ class AlarmStore:
             rows = conn.execute(sa.select(alarm_log).where(where).order_by(alarm_log.c.id))
             return [_to_entry(row) for row in rows]
 
+    def raised_between(self, site: str, start: datetime, end: datetime) -> list[Alarm]:
+        """Every alarm of ``site`` raised in [start, end), oldest first (for reports)."""
+        # Times are kept as UTC; SQLite compares them as text, so the bounds must be UTC too.
+        query = (
+            sa.select(alarms)
+            .where(
+                alarms.c.site == site,
+                alarms.c.raised_at >= start.astimezone(UTC),
+                alarms.c.raised_at < end.astimezone(UTC),
+            )
+            .order_by(alarms.c.raised_at, alarms.c.id)
+        )
+        with self._engine.connect() as conn:
+            return [to_alarm(row) for row in conn.execute(query)]
+
     def incident(self, incident_id: int) -> Incident | None:
         with self._engine.connect() as conn:
             return Tx(conn).incident(incident_id)

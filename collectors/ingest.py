@@ -5,7 +5,10 @@ batch grows to thousands of messages and costs one transaction; when quiet each 
 is its own batch, so a smoke reading reaches the rules at once), decodes them and hands
 them to the rules. The second writes each batch durably and only then acknowledges it,
 batches in order. SQLite writes in C without the interpreter lock, so while one batch is
-being written the next is decoded and evaluated instead of waiting. The broker's in-flight
+being written the next is decoded and evaluated instead of waiting. Rules that run in a
+process of their own (``EvaluatingListener``) take the batch at once and evaluate it while
+it is written; the writer then acknowledges it only once it is both written and evaluated,
+so no reading the rules have not seen is acknowledged. The broker's in-flight
 window and a short queue between the threads bound what can wait here, which bounds memory.
 
 Retry lives here and nowhere else: if the store refuses a batch, the same batch is tried
@@ -21,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol, cast, runtime_checkable
 
 from collectors.decode import Decoder
 from collectors.mqtt_source import AckToken, Delivery, MessageSource
@@ -36,6 +39,9 @@ DEFAULT_MAX_BATCH = 5000
 # Batches decoded but not yet written: enough to overlap the two threads, few enough that
 # a slow disk pushes back on the decoder (and so on the broker) instead of growing memory.
 WRITE_QUEUE = 2
+# How long a stopping writer still waits for the rules to evaluate a written batch; past
+# it the batch stays unacknowledged, and the broker sends it again on the next start.
+STOP_EVALUATION_WAIT_S = 30.0
 _STOP = object()
 
 
@@ -45,6 +51,15 @@ class ReadingListener(Protocol):
     def on_readings(
         self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]
     ) -> None: ...
+
+
+@runtime_checkable
+class EvaluatingListener(Protocol):
+    """Rules that evaluate elsewhere: ``submit`` hands a batch over and returns a ticket."""
+
+    def submit(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> int: ...
+
+    def wait_evaluated(self, ticket: int, timeout: float | None = None) -> bool: ...
 
 
 class BatchWriter(Protocol):
@@ -77,7 +92,7 @@ class Ingest:
         decoder: Decoder,
         store: BatchWriter,
         clock: Clock,
-        listener: ReadingListener | None = None,
+        listener: ReadingListener | EvaluatingListener | None = None,
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         retry_max_s: float = 30.0,
@@ -86,7 +101,12 @@ class Ingest:
         self._decoder = decoder
         self._store = store
         self._clock = clock
-        self._listener = listener
+        self._listener: ReadingListener | None = None
+        self._evaluating: EvaluatingListener | None = None
+        if isinstance(listener, EvaluatingListener):
+            self._evaluating = listener
+        else:
+            self._listener = listener
         self._max_batch = max_batch
         self._retry_max_s = retry_max_s
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -171,8 +191,8 @@ class Ingest:
             else:
                 presence.append(result)
         self.stats.received += len(items)
-        self._hand_on(batch)
-        self._hand_to_writer((batch, [token for _, _, token in items]))
+        ticket = self._hand_on(batch)
+        self._hand_to_writer((batch, [token for _, _, token in items], ticket))
 
     def _hand_to_writer(self, item: object) -> None:
         # Blocks while the writer is two batches behind (back-pressure), but never on a
@@ -191,9 +211,11 @@ class Ingest:
             item = self._writes.get()
             if item is _STOP:
                 return
-            batch, tokens = cast("tuple[Batch, list[AckToken]]", item)
+            batch, tokens, ticket = cast("tuple[Batch, list[AckToken], int | None]", item)
             if not self._write_durably(batch):
                 return  # stopping with the store down: unacknowledged, so redelivered
+            if ticket is not None and not self._await_evaluation(ticket):
+                return  # stopping with the rules away: unacknowledged, so redelivered
             self._source.ack(tokens)
             stats = self.stats
             stats.stored += len(batch.readings)
@@ -201,17 +223,36 @@ class Ingest:
             stats.presence += len(batch.presence)
             stats.batches += 1
 
-    def _hand_on(self, batch: Batch) -> None:
-        # Rules see readings before the write, so a slow disk never delays an alarm.
-        if self._listener is None or not (batch.readings or batch.presence):
-            return
+    def _hand_on(self, batch: Batch) -> int | None:
+        """Rules see readings before the write, so a slow disk never delays an alarm.
+
+        Returns the ticket the writer must see evaluated before it acknowledges, if the
+        rules evaluate elsewhere.
+        """
+        if not (batch.readings or batch.presence):
+            return None
         try:
-            self._listener.on_readings(batch.readings, batch.presence)
+            if self._evaluating is not None:
+                return self._evaluating.submit(batch.readings, batch.presence)
+            if self._listener is not None:
+                self._listener.on_readings(batch.readings, batch.presence)
         except Exception as exc:
             # A rule bug must not cost the readings: they are still written and acked.
             self.stats.listener_errors += 1
             self.stats.last_error = f"rules: {exc!r}"
             log.exception("the reading listener failed; readings are stored regardless")
+        return None
+
+    def _await_evaluation(self, ticket: int) -> bool:
+        evaluating = cast("EvaluatingListener", self._evaluating)
+        patience = STOP_EVALUATION_WAIT_S
+        while not evaluating.wait_evaluated(ticket, 0.5):
+            if self._stopping.is_set():
+                patience -= 0.5
+                if patience <= 0:
+                    log.warning("the rules did not evaluate a batch in time; not acknowledged")
+                    return False
+        return True
 
     def _write_durably(self, batch: Batch) -> bool:
         delay = 0.1

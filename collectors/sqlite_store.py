@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,8 @@ _INSERT_READINGS = (
 )
 # How far back `latest` looks for a measurement a sensor sends only now and then.
 LATEST_LOOKBACK_ROWS = 50
+# Beyond any timestamp a reading can carry (int64 nanoseconds): "until now".
+_FOREVER_NS = 2**63 - 1
 
 
 class Durability(StrEnum):
@@ -111,6 +113,18 @@ class SensorLatest:
     last_seen: datetime
     values: dict[str, Any]
     online: bool | None  # the device's own presence report, if it sends one
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One span of a downsampled series: how many readings carried the field, and their
+    mean, minimum and maximum (a chart draws the mean and shades min-max)."""
+
+    start: datetime
+    count: int
+    mean: float
+    minimum: float
+    maximum: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +191,14 @@ class SqliteReadingStore:
                 raise
 
     def metrics(
-        self, site: str, room: str, since: datetime
+        self, site: str, room: str, since: datetime, until: datetime | None = None
     ) -> list[tuple[datetime, dict[str, float]]]:
-        """A room's metric samples since ``since``, oldest first."""
+        """A room's metric samples in [since, until) (until: now), oldest first."""
+        end = _FOREVER_NS if until is None else to_ns(until)
         rows = self._reader().execute(
             "SELECT ts_ns, metrics FROM room_metrics WHERE site = ? AND room = ? AND ts_ns >= ? "
-            "ORDER BY ts_ns",
-            (site, room, to_ns(since)),
+            "AND ts_ns < ? ORDER BY ts_ns",
+            (site, room, to_ns(since), end),
         )
         return [(from_ns(ts), json.loads(values)) for ts, values in rows]
 
@@ -324,3 +339,83 @@ class SqliteReadingStore:
             {"ts": from_ns(ts), "received_at": from_ns(rx), "room": room, **json.loads(payload)}
             for ts, rx, room, payload in rows
         ]
+
+    # -- history for the console's room and sensor-health pages (read-only) ----------
+
+    def buckets(
+        self,
+        site: str,
+        sensor: str,
+        name: str,
+        since: datetime,
+        until: datetime,
+        width: timedelta,
+    ) -> list[Bucket]:
+        """The numeric measurement ``name`` of a sensor's readings in [since, until), cut
+        into spans of ``width`` counted from ``since``; spans without a value are left out.
+
+        Aggregated by SQLite, so a month of minute readings costs one pass over the rows
+        and no Python object per reading.
+        """
+        if name not in MEASUREMENTS:
+            raise ValueError(f"not a measurement: {name!r}")
+        start_ns, width_ns = to_ns(since), int(width.total_seconds() * 1_000_000_000)
+        if width_ns <= 0:
+            raise ValueError("a bucket needs a positive width")
+        rows = self._reader().execute(
+            "SELECT (ts_ns - ?) / ? AS bucket, COUNT(v), AVG(v), MIN(v), MAX(v) FROM ("
+            "  SELECT ts_ns, json_extract(payload, ?) AS v FROM readings"
+            "  WHERE site = ? AND sensor = ? AND ts_ns >= ? AND ts_ns < ?"
+            ") WHERE typeof(v) IN ('integer', 'real') GROUP BY bucket ORDER BY bucket",
+            (start_ns, width_ns, f"$.{name}", site, sensor, start_ns, to_ns(until)),
+        )
+        return [
+            Bucket(from_ns(start_ns + index * width_ns), count, mean, low, high)
+            for index, count, mean, low, high in rows
+        ]
+
+    def readings_between(
+        self, site: str, sensor: str, since: datetime, until: datetime, limit: int = 2000
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """A sensor's readings in [since, until) as (time, measurements), oldest first; the
+        newest ``limit`` of them when there are more."""
+        cursor = self._reader().execute(
+            "SELECT ts_ns, payload FROM readings WHERE site = ? AND sensor = ? "
+            "AND ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns DESC LIMIT ?",
+            (site, sensor, to_ns(since), to_ns(until), limit),
+        )
+        found = []
+        for ts, payload in reversed(cursor.fetchall()):
+            values = {
+                name: value
+                for name, value in json.loads(payload).items()
+                if name in MEASUREMENTS and value is not None
+            }
+            found.append((from_ns(ts), values))
+        return found
+
+    def clock_offsets(self, site: str, sensors: Sequence[str]) -> dict[str, float]:
+        """Seconds by which each sensor's newest self-stamped reading (one with ``ts``) was
+        ahead of its arrival, negative when behind; sensors that send no ``ts`` are left
+        out (their readings are stamped on arrival, so there is no clock to judge)."""
+        conn = self._reader()
+        offsets: dict[str, float] = {}
+        for sensor in sensors:
+            row = conn.execute(
+                "SELECT ts_ns, received_ns FROM ("
+                "  SELECT ts_ns, received_ns, payload FROM readings"
+                "  WHERE site = ? AND sensor = ? ORDER BY ts_ns DESC LIMIT ?"
+                ") WHERE json_type(payload, '$.ts') IS NOT NULL ORDER BY ts_ns DESC LIMIT 1",
+                (site, sensor, LATEST_LOOKBACK_ROWS),
+            ).fetchone()
+            if row is not None:
+                offsets[sensor] = (row[0] - row[1]) / 1_000_000_000
+        return offsets
+
+    def quarantine_by_topic(self) -> list[tuple[str, str, int]]:
+        """(topic, reason, count) over the quarantine rows still kept (the newest
+        QUARANTINE_KEEP_ROWS), to tell which device sends what is refused."""
+        rows = self._reader().execute(
+            "SELECT topic, reason, COUNT(*) FROM quarantine GROUP BY topic, reason"
+        )
+        return [(topic, reason, count) for topic, reason, count in rows]

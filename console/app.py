@@ -10,17 +10,37 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from console.api import build_router
-from console.context import AlarmReader, ConsoleContext, ReadingsReader
+from console.auth import (
+    AuthService,
+    Gate,
+    Permission,
+    Principal,
+    build_auth_router,
+    login_redirect,
+)
+from console.auth.dependencies import AUTH_ERRORS, require_site
+from console.checkpoints import build_checkpoints_router
+from console.context import AlarmReader, ConsoleContext, HistoryReader, ReadingsReader
+from console.inspections_api import build_inspections_router
+from console.reports.router import build_reports_router
 from console.stream import describe_stream
 
-__all__ = ["AlarmReader", "ConsoleContext", "ReadingsReader", "create_app", "package_version"]
+__all__ = [
+    "AlarmReader",
+    "ConsoleContext",
+    "HistoryReader",
+    "ReadingsReader",
+    "create_app",
+    "package_version",
+]
 
 STATIC_DIR = Path(__file__).with_name("static")
+CHECKLIST_APP_DIR = STATIC_DIR / "app"
 
 # The page is small and changes with each release; revalidating it costs one request.
 _NO_CACHE = {"Cache-Control": "no-cache"}
@@ -54,11 +74,60 @@ def create_app(ctx: ConsoleContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.include_router(build_router(ctx))
+    # Without accounts the console serves only what needs no person (see console.api).
+    gate = None if ctx.auth is None else Gate(ctx.auth)
+    app.include_router(build_router(ctx, gate))
+    if ctx.auth is not None and gate is not None:
+        _add_accounts_and_inspections(app, ctx, ctx.auth, gate)
+        _add_desk_page(app, gate)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
 
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+
+def _add_desk_page(app: FastAPI, gate: Gate) -> None:
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> FileResponse | RedirectResponse:
+        """The desk for a reader; the login page for a stranger, and a guard's phone goes
+        to the checklist app (a guard's role reads no more than their own tasks)."""
+        who = gate.signed_in(request)
+        if who is None:
+            return login_redirect(request)
+        if not who.can(Permission.READ):
+            return RedirectResponse("/app/", status_code=303)
         return FileResponse(STATIC_DIR / "index.html", headers=_NO_CACHE)
 
-    return app
+
+def _add_accounts_and_inspections(
+    app: FastAPI, ctx: ConsoleContext, auth: AuthService, gate: Gate | None = None
+) -> None:
+    """Login, and what needs a person: the checklist app and its API, reports, checkpoints."""
+    gate = gate or Gate(auth)
+    app.include_router(build_auth_router(auth, gate))
+
+    # A default, not Annotated: ``gate`` is a local (see console.auth.dependencies).
+    reader = Depends(gate.require(Permission.READ))
+
+    def site_reader(site: str, who: Principal = reader) -> None:
+        """For routes with a {site} in their path: a reader of that site."""
+        require_site(who, site)
+
+    if ctx.inspections is not None:
+        app.include_router(build_inspections_router(ctx.inspections, gate, ctx.alarms))
+    if ctx.reports is not None:
+        app.include_router(
+            build_reports_router(ctx.reports),
+            dependencies=[Depends(site_reader)],
+            responses=AUTH_ERRORS,
+        )
+    app.include_router(
+        build_checkpoints_router(ctx.facility, ctx.public_url),
+        dependencies=[Depends(site_reader)],
+    )
+
+    # The phone app's shell is public (it holds no data and must load offline from the
+    # service worker's cache); everything it shows comes from the API behind the login.
+    @app.get("/app", include_in_schema=False)
+    def checklist_app_root() -> RedirectResponse:
+        return RedirectResponse("/app/")
+
+    app.mount("/app", StaticFiles(directory=CHECKLIST_APP_DIR, html=True), name="checklist-app")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from alerts.feed import AlarmFeed
 from alerts.models import Alarm, AlarmState, LogEntry, MaintenanceWindow
@@ -17,7 +17,12 @@ from alerts.notifiers.twilio_account import TwilioSettings
 from alerts.routing import Routing
 from alerts.service import AlarmService
 from alerts.store import OutboxRow
-from collectors.sqlite_store import QuarantinedMessage, SensorLatest
+from collectors.sqlite_store import Bucket, QuarantinedMessage, SensorLatest
+from console.auth import AuthService
+from console.demo_actions import DemoInjector
+from console.reports.compute import ReportBuilder
+from console.sops import SopStore
+from inspections.service import InspectionService
 from sensors.clock import Clock
 from sensors.facility import Facility
 
@@ -37,8 +42,31 @@ class ReadingsReader(Protocol):
     def quarantine_counts(self) -> dict[str, int]: ...
 
     def metrics(
-        self, site: str, room: str, since: datetime
+        self, site: str, room: str, since: datetime, until: datetime | None = None
     ) -> list[tuple[datetime, dict[str, float]]]: ...
+
+
+class HistoryReader(Protocol):
+    """Readings over time, for the room and sensor-health pages and an alarm's timeline
+    (``collectors.sqlite_store.SqliteReadingStore``)."""
+
+    def buckets(
+        self,
+        site: str,
+        sensor: str,
+        name: str,
+        since: datetime,
+        until: datetime,
+        width: timedelta,
+    ) -> list[Bucket]: ...
+
+    def readings_between(
+        self, site: str, sensor: str, since: datetime, until: datetime, limit: int = 2000
+    ) -> list[tuple[datetime, dict[str, Any]]]: ...
+
+    def clock_offsets(self, site: str, sensors: Sequence[str]) -> dict[str, float]: ...
+
+    def quarantine_by_topic(self) -> list[tuple[str, str, int]]: ...
 
 
 class AlarmReader(Protocol):
@@ -51,6 +79,8 @@ class AlarmReader(Protocol):
     def messages(self, incident_id: int) -> list[OutboxRow]: ...
 
     def windows(self, *, include_ended: bool = False) -> list[MaintenanceWindow]: ...
+
+    def raised_between(self, site: str, start: datetime, end: datetime) -> list[Alarm]: ...
 
     # Last in the class: its name shadows the builtin in the annotations below it.
     def list(
@@ -86,3 +116,19 @@ class ConsoleContext:
     routing: Routing | None = None
     # Twilio's webhooks verify its signature with this account's token; None: 404.
     twilio: TwilioSettings | None = None
+    # Accounts: with them come the login page, the checklist app (/app/), the inspection
+    # and hazard API, the reports and the printable checkpoints, each behind its role.
+    auth: AuthService | None = None
+    inspections: InspectionService | None = None
+    reports: ReportBuilder | None = None
+    # The console's address as phones reach it: what the printed QR checkpoints encode.
+    public_url: str = "http://127.0.0.1:8080"
+    # Readings over time (usually the same store as ``readings``): the room page's charts,
+    # the sensor-health page and the readings around an alarm. None: those pages answer 503
+    # and an alarm's detail has no readings.
+    history: HistoryReader | None = None
+    # The standard operating procedures, editable by supervisors. None: the shipped ones,
+    # read-only (an edit answers 503).
+    sops: SopStore | None = None
+    # Demo mode only (``make demo``): injects a simulated incident. None: /api/demo/* is 404.
+    demo: DemoInjector | None = None

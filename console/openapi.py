@@ -15,10 +15,16 @@ from typing import Any
 from alerts.feed import AlarmFeed
 from alerts.models import Alarm, AlarmState, LogEntry, MaintenanceWindow
 from alerts.store import OutboxRow
+from alerts.tables import create_state_engine
 from collectors.sqlite_store import QuarantinedMessage, SensorLatest
 from console.app import create_app
+from console.auth import AuthContext, AuthService
 from console.context import ConsoleContext
+from console.reports.compute import ReportBuilder
+from inspections.service import InspectionService
+from inspections.store import InspectionStore
 from sensors.clock import SystemClock
+from sensors.events import AlarmEvent
 from sensors.facility import Facility
 
 SNAPSHOT = Path(__file__).with_name("openapi.json")
@@ -45,6 +51,7 @@ class _NoReadings:
         site: str,  # noqa: ARG002
         room: str,  # noqa: ARG002
         since: datetime,  # noqa: ARG002
+        until: datetime | None = None,  # noqa: ARG002
     ) -> list[tuple[datetime, dict[str, float]]]:
         return []
 
@@ -62,6 +69,9 @@ class _NoAlarms:
     def windows(self, *, include_ended: bool = False) -> list[MaintenanceWindow]:  # noqa: ARG002
         return []
 
+    def raised_between(self, site: str, start: datetime, end: datetime) -> list[Alarm]:  # noqa: ARG002
+        return []
+
     # Last in the class: its name shadows the builtin in the annotations below it.
     def list(
         self,
@@ -73,15 +83,31 @@ class _NoAlarms:
         return []
 
 
+class _NoEvents:
+    def publish(self, events: Sequence[AlarmEvent]) -> None:  # noqa: ARG002
+        return None
+
+
 def document_context() -> ConsoleContext:
-    """A context with nothing in it: enough to build the app for its document."""
+    """A context with nothing in it: enough to build the app for its document. The
+    accounts and inspections get an in-memory database they never open (building routes
+    reads no table)."""
+    facility = Facility(sites={}, rooms={}, sensors={})
+    clock = SystemClock()
+    engine = create_state_engine("sqlite://")
+    alarms = _NoAlarms()
+    readings = _NoReadings()
+    inspections = InspectionService(InspectionStore(engine), facility, (), clock, _NoEvents())
     return ConsoleContext(
-        facility=Facility(sites={}, rooms={}, sensors={}),
-        readings=_NoReadings(),
-        alarms=_NoAlarms(),
+        facility=facility,
+        readings=readings,
+        alarms=alarms,
         feed=AlarmFeed(),
         health=dict,
-        clock=SystemClock(),
+        clock=clock,
+        auth=AuthService(AuthContext(engine=engine, clock=clock)),
+        inspections=inspections,
+        reports=ReportBuilder(facility, clock, readings, alarms, inspections),
     )
 
 

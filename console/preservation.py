@@ -15,7 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from console.auth import AUTH_ERRORS, Principal
 from console.context import ConsoleContext
+from console.desk_access import DeskAccess
 from console.schemas import ErrorOut
 from rules.preservation import (
     corrosion_rating,
@@ -59,18 +61,19 @@ class PreservationOut(BaseModel):
     humidity_range: tuple[float, float] | None
 
 
-def add_preservation_route(router: APIRouter, ctx: ConsoleContext) -> None:
+def add_preservation_route(router: APIRouter, ctx: ConsoleContext, access: DeskAccess) -> None:
     @router.get(
         "/rooms/{site}/{room}/preservation",
-        responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+        responses={**AUTH_ERRORS, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     )
     def preservation(
         site: str,
         room: str,
         window: Annotated[str, Query(pattern=r"^\d+(\.\d+)?(m|h|d)$")] = "30d",
+        who: Principal = access.reader,
     ) -> PreservationOut:
-        if ctx.facility.room(site, room) is None:
-            raise HTTPException(404, f"no room {room!r} in site {site!r}")
+        """A room's preservation figures over ``window`` (TWPI, PI, EMC, mold), rated."""
+        access.room(who, site, room)
         span = parse_duration(window)
         if span > LONGEST_WINDOW:
             raise HTTPException(422, "the window is at most 366d")

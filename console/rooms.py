@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from statistics import fmean
 
-from alerts.models import ACTIVE_STATES, Alarm
+from alerts.models import ACTIVE_STATES, Alarm, MaintenanceWindow
 from collectors.sqlite_store import SensorLatest
 from console.context import ConsoleContext
 from console.schemas import (
@@ -20,6 +20,7 @@ from console.schemas import (
     RoomOut,
     RoomState,
     SensorOut,
+    SensorStatus,
 )
 from sensors.events import Severity
 from sensors.facility import Facility, RoomInfo, SensorInfo, SensorKind
@@ -29,6 +30,27 @@ from sensors.room_classes import LocalName
 _ALARM_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
 
 
+def sensor_status(
+    info: SensorInfo,
+    latest: SensorLatest | None,
+    now: datetime,
+    factor: float,
+    listening_since: datetime | None = None,
+) -> SensorStatus:
+    """How the sensor is heard: never, not yet, said offline, silent too long, or fine.
+
+    A sensor never heard gets the same grace as in the rules engine: ``factor`` intervals
+    from when Lantai started listening (when known), so a fresh start is not all offline.
+    """
+    allowed = info.interval * factor
+    if latest is None:
+        waiting = listening_since is not None and now - listening_since <= allowed
+        return SensorStatus.WAITING if waiting else SensorStatus.NEVER_SEEN
+    if latest.online is False:
+        return SensorStatus.OFFLINE
+    return SensorStatus.STALE if now - latest.last_seen > allowed else SensorStatus.OK
+
+
 def sensor_offline(
     info: SensorInfo,
     latest: SensorLatest | None,
@@ -36,26 +58,28 @@ def sensor_offline(
     factor: float,
     listening_since: datetime | None = None,
 ) -> bool:
-    """Never heard, reported offline, or silent past ``factor`` reporting intervals.
-
-    A sensor never heard gets the same grace as in the rules engine: ``factor`` intervals
-    from when Lantai started listening (when known), so a fresh start is not all offline.
-    """
-    if latest is None:
-        return listening_since is None or now - listening_since > info.interval * factor
-    if latest.online is False:
-        return True
-    return now - latest.last_seen > info.interval * factor
+    """Never heard, reported offline, or silent past ``factor`` reporting intervals."""
+    return sensor_status(info, latest, now, factor, listening_since).offline
 
 
-def room_state(alarms: Iterable[Alarm], any_offline: bool) -> RoomState:
-    """The worst condition of the room."""
+def room_state(
+    alarms: Iterable[Alarm], any_offline: bool, in_maintenance: bool = False
+) -> RoomState:
+    """The worst condition of the room. An alarm a maintenance window holds (nobody is
+    called for it) shows as maintenance, as does the window itself; ``any_offline``
+    counts only the sensors no window covers."""
     states = [
-        RoomState.ALARM if alarm.severity in _ALARM_SEVERITIES else RoomState.WARNING
+        RoomState.MAINTENANCE
+        if alarm.suppressed_by is not None
+        else RoomState.ALARM
+        if alarm.severity in _ALARM_SEVERITIES
+        else RoomState.WARNING
         for alarm in alarms
     ]
     if any_offline:
         states.append(RoomState.OFFLINE)
+    if in_maintenance:
+        states.append(RoomState.MAINTENANCE)
     return min(states, key=lambda s: s.rank, default=RoomState.NORMAL)
 
 
@@ -77,8 +101,10 @@ def room_status(
     now: datetime,
     factor: float,
     listening_since: datetime | None = None,
+    windows: Sequence[MaintenanceWindow] = (),
 ) -> RoomOut:
     """The room's tile: its sensors' newest values, aggregates and state."""
+    covering = [w for w in windows if _covers_room(w, room, now)]
     sensors: list[SensorOut] = []
     temperatures: list[float] = []
     humidities: list[float] = []
@@ -106,6 +132,7 @@ def room_status(
                 last_seen=None if last is None else last.last_seen,
                 online=None if last is None else last.online,
                 offline=offline,
+                in_maintenance=any(w.covers(room.site, room.id, sensor_id, now) for w in covering),
             )
         )
     door = None if not doors else "open" if "open" in doors else "closed"
@@ -128,10 +155,22 @@ def room_status(
         temperature=_mean(temperatures),
         humidity=_mean(humidities),
         door=door,
-        state=room_state(active, any(s.offline for s in sensors)),
+        state=room_state(
+            active, any(s.offline and not s.in_maintenance for s in sensors), bool(covering)
+        ),
         active_alarms=len(active),
         sensors=sensors,
+        maintenance_windows=[w.id for w in covering],
     )
+
+
+def _covers_room(window: MaintenanceWindow, room: RoomInfo, now: datetime) -> bool:
+    """Whether ``window`` is in force now for the room as a whole or any of its sensors."""
+    if window.sensor is not None:
+        return window.sensor in room.sensor_ids and window.covers(
+            room.site, room.id, window.sensor, now
+        )
+    return window.covers(room.site, room.id, None, now)
 
 
 def _floor_name(facility: Facility, room: RoomInfo) -> LocalName:
@@ -160,6 +199,7 @@ def site_rooms(ctx: ConsoleContext, site: str, room_id: str | None = None) -> li
     active: dict[str | None, list[Alarm]] = {}
     for alarm in ctx.alarms.list(states=ACTIVE_STATES, site=site, limit=1000):
         active.setdefault(alarm.room, []).append(alarm)
+    windows = [w for w in ctx.alarms.windows() if w.site == site]
     now = ctx.clock.now()
     return [
         room_status(
@@ -170,6 +210,7 @@ def site_rooms(ctx: ConsoleContext, site: str, room_id: str | None = None) -> li
             now=now,
             factor=ctx.stale_after_factor,
             listening_since=ctx.listening_since,
+            windows=windows,
         )
         for room in rooms
     ]

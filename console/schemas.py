@@ -44,7 +44,9 @@ class HealthOut(Out):
 
     status: Literal["ok", "degraded"]
     time: UtcTime
-    components: dict[str, Any]
+    components: dict[str, Any] = Field(
+        description="each part's status and counters: empty unless the caller may read"
+    )
 
 
 class LocalText(Out):
@@ -84,11 +86,14 @@ class LimitsOut(Out):
 
 
 class RoomState(StrEnum):
-    """A room at a glance, worst first: alarm, warning, offline, normal."""
+    """A room at a glance, worst first: alarm, warning, offline, maintenance, normal."""
 
     ALARM = "alarm"  # an active critical or high alarm in the room
     WARNING = "warning"  # an active medium or low alarm
     OFFLINE = "offline"  # a sensor silent too long, or reported offline
+    # A maintenance window covers the room, or one of its sensors: its alarms are
+    # recorded but nobody is called, and a sensor the window covers may be silent.
+    MAINTENANCE = "maintenance"
     NORMAL = "normal"
 
     @property
@@ -97,7 +102,28 @@ class RoomState(StrEnum):
         return _STATE_RANK[self]
 
 
-_STATE_RANK = {RoomState.ALARM: 0, RoomState.WARNING: 1, RoomState.OFFLINE: 2, RoomState.NORMAL: 3}
+_STATE_RANK = {
+    RoomState.ALARM: 0,
+    RoomState.WARNING: 1,
+    RoomState.OFFLINE: 2,
+    RoomState.MAINTENANCE: 3,
+    RoomState.NORMAL: 4,
+}
+
+
+class SensorStatus(StrEnum):
+    """How a sensor is heard. The room tiles count every status but ok and waiting as
+    offline (console.rooms.sensor_offline), so the two pages cannot disagree."""
+
+    OK = "ok"  # heard within its allowed silence
+    WAITING = "waiting"  # not heard yet, within the grace after Lantai started listening
+    STALE = "stale"  # silent longer than stale_after_factor reporting intervals
+    OFFLINE = "offline"  # the device said so (its retained status, or its Last Will)
+    NEVER_SEEN = "never_seen"  # never heard, and the grace is over
+
+    @property
+    def offline(self) -> bool:
+        return self not in {SensorStatus.OK, SensorStatus.WAITING}
 
 
 class SensorOut(Out):
@@ -111,6 +137,9 @@ class SensorOut(Out):
     last_seen: UtcTime | None = Field(description="when its newest message arrived")
     online: bool | None = Field(description="the device's own presence report, if it sends one")
     offline: bool = Field(description="never seen, silent too long, or reported offline")
+    in_maintenance: bool = Field(
+        default=False, description="a maintenance window covers it now (its room, or it)"
+    )
 
 
 class RoomOut(Out):
@@ -131,6 +160,10 @@ class RoomOut(Out):
     state: RoomState
     active_alarms: int
     sensors: list[SensorOut]
+    maintenance_windows: list[int] = Field(
+        default_factory=list,
+        description="the maintenance windows covering the room or its sensors now",
+    )
 
 
 class AlarmOut(Out):
@@ -216,32 +249,81 @@ class NotificationOut(Out):
     fallback_of: int | None
 
 
+class SopOut(Out):
+    """A standard operating procedure: what to do for an alarm of its category."""
+
+    category: Category
+    version: int = Field(description="0 is the procedure Lantai ships; each edit adds one")
+    title: LocalText
+    text: LocalText = Field(description="numbered steps, one per line (plain text)")
+    note: str = Field(description="why this version was written")
+    edited_by: str | None = Field(description="who wrote this version; null: shipped")
+    edited_at: UtcTime | None
+    shipped: bool = Field(description="the procedure Lantai ships, never edited here")
+
+
+class ReadingOut(Out):
+    """One sensor message: its time and the measurements it carried."""
+
+    sensor: str
+    at: UtcTime
+    values: dict[str, bool | float | str]
+
+
+class ReadingsAroundOut(Out):
+    """The readings of the alarm's sensor (or, without one, of its room's sensors) from
+    30 minutes before it was raised to 30 minutes after, oldest first."""
+
+    start: UtcTime
+    end: UtcTime
+    sensors: list[str]
+    readings: list[ReadingOut]
+
+
 class AlarmDetailOut(Out):
-    """An alarm with its timeline and the notifications of its incident."""
+    """An alarm with its timeline, the notifications of its incident, the procedure for
+    its category, and the readings around it."""
 
     alarm: AlarmOut
     timeline: list[LogEntryOut]
     notifications: list[NotificationOut]
+    sop: SopOut
+    readings_around: ReadingsAroundOut | None = Field(
+        description="null for an alarm of no room, or a console that keeps no history"
+    )
+
+
+# Before accounts, a request named its actor in ``by``; the actor is now the logged-in
+# user (or the API token), so ``by`` is still accepted from older pages and scripts but
+# ignored: it cannot make an action look like somebody else's in the audit trail.
+_IGNORED_BY = Field(
+    default=None,
+    max_length=64,
+    deprecated=True,
+    description="ignored: the acting person is the logged-in user (or the API token)",
+)
 
 
 class AckIn(BaseModel):
-    """Who acknowledges, and why (the comment is kept in the audit trail)."""
+    """Why (the comment is kept in the audit trail); the logged-in user acknowledges."""
 
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(min_length=1, max_length=64)
+    by: str | None = _IGNORED_BY
     comment: str | None = Field(default=None, max_length=500)
 
 
 class ShelveIn(BaseModel):
+    """Why and until when; longer than the short limit (1 h) needs a supervisor."""
+
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(min_length=1, max_length=64)
+    by: str | None = _IGNORED_BY
     reason: str = Field(min_length=1, max_length=500)
     until: UtcTime
 
 
 class UnshelveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(min_length=1, max_length=64)
+    by: str | None = _IGNORED_BY
 
 
 class AckOut(Out):
@@ -260,7 +342,7 @@ class WindowIn(BaseModel):
     starts_at: UtcTime
     ends_at: UtcTime | None = None
     reason: str = Field(min_length=1, max_length=500)
-    by: str = Field(min_length=1, max_length=64)
+    by: str | None = _IGNORED_BY
     out_of_service: bool = False
 
 

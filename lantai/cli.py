@@ -1,16 +1,24 @@
-"""``lantai``: run, check-config, openapi, simulate, inject, demo, bench."""
+"""``lantai``: run, check-config, openapi, simulate, inject, demo, bench, user."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sensors.yamlconfig import ConfigError
+
+if TYPE_CHECKING:
+    from console.auth.roles import Role
+    from console.auth.service import AuthService
 
 EXIT_CONFIG = 2
 
@@ -90,7 +98,54 @@ def _parser() -> argparse.ArgumentParser:
     alarm.add_argument("--samples", type=int, default=200)
     alarm.add_argument("--background", type=float, default=2000, help="readings/s of load")
     alarm.set_defaults(func=_bench_alarm)
+    _add_user_parser(sub)
     return parser
+
+
+def _add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = sub.add_parser("user", help="console accounts and API tokens")
+    actions = user.add_subparsers(required=True, metavar="ACTION")
+    roles = "guard, operator, supervisor, admin or viewer"
+
+    def state_options(parser: argparse.ArgumentParser) -> None:
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--config", type=Path, help="settings YAML (state database, sites)")
+        where.add_argument("--state-url", help="the state database's SQLAlchemy URL")
+
+    add = actions.add_parser("add", help="add a person's account (the first admin too)")
+    add.add_argument("name", help="login name: lower-case letters, digits, . _ -")
+    add.add_argument("--role", required=True, help=roles)
+    add.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        dest="sites",
+        metavar="SITE",
+        help="a granted site (repeat)",
+    )
+    add.add_argument("--display-name", help="the name shown, e.g. in Chinese")
+    add.add_argument("--language", default="zh-CN", help="zh-CN (default) or en")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    state_options(add)
+    add.set_defaults(func=_user_add)
+
+    listing = actions.add_parser("list", help="list accounts and live API tokens")
+    state_options(listing)
+    listing.set_defaults(func=_user_list)
+
+    token = actions.add_parser("token", help="make an API token for a machine (shown once)")
+    token.add_argument("name", help="the token's name: lower-case letters, digits, . _ -")
+    token.add_argument("--role", required=True, help=roles)
+    token.add_argument(
+        "--site", action="append", default=[], dest="sites", metavar="SITE", help="(repeat)"
+    )
+    state_options(token)
+    token.set_defaults(func=_user_token)
+
+    revoke = actions.add_parser("revoke-token", help="revoke an API token by name")
+    revoke.add_argument("name")
+    state_options(revoke)
+    revoke.set_defaults(func=_user_revoke_token)
 
 
 def _example_site() -> Path:
@@ -161,6 +216,17 @@ def _check_config(args: argparse.Namespace) -> int:
     )
     for line in coverage_report(routing, facility, SystemClock().now()):
         print(line)
+    from inspections.templates import default_templates, load_templates  # noqa: PLC0415
+
+    templates = (
+        load_templates(settings.inspections, facility)
+        if settings.inspections is not None
+        else default_templates(facility)
+    )
+    print(
+        f"inspections: {settings.inspections or 'the shipped templates'}: "
+        + ", ".join(f"{t.id} ({t.cadence.value})" for t in templates)
+    )
     return 0
 
 
@@ -233,3 +299,154 @@ def _bench_alarm(args: argparse.Namespace) -> int:
 
     print(json.dumps(run_alarm_bench(samples=args.samples, background_per_s=args.background)))
     return 0
+
+
+# -- user: accounts and API tokens ---------------------------------------------------------
+
+EXIT_REFUSED = 1
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from console.auth.passwords import PasswordRefused  # noqa: PLC0415
+    from console.auth.roles import Language  # noqa: PLC0415
+    from console.auth.users import AccountRefused  # noqa: PLC0415
+
+    role = _role(args.role)
+    if role is None or not _sites_known(args):
+        return EXIT_CONFIG
+    try:
+        language = Language(args.language)
+    except ValueError:
+        print(f"Unknown language {args.language!r} (zh-CN or en)", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("密码 / Password: ")
+        if getpass.getpass("再次输入 / Again: ") != password:
+            print("两次输入的密码不同 / the passwords differ", file=sys.stderr)
+            return EXIT_REFUSED
+    with _auth_service(args) as auth:
+        try:
+            account = auth.users.add(
+                args.name,
+                SecretStr(password),
+                role,
+                args.sites,
+                display_name=args.display_name,
+                language=language,
+            )
+        except (AccountRefused, PasswordRefused) as exc:
+            print(f"Refused: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+    sites = ", ".join(sorted(account.sites)) or "all sites"
+    print(f"Added {account.username} ({account.role.value}; {sites})")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    with _auth_service(args) as auth:
+        accounts = auth.users.list()
+        tokens = auth.tokens.list()
+    print(f"{len(accounts)} account(s)")
+    for a in accounts:
+        sites = ",".join(sorted(a.sites)) or "*"
+        state = "" if a.active else "  (disabled)"
+        print(
+            f"  {a.username:<20} {a.role.value:<10} {sites:<20} {a.language.value:<6} "
+            f"{a.display_name}{state}"
+        )
+    print(f"{len(tokens)} live API token(s)")
+    for t in tokens:
+        sites = ",".join(sorted(t.sites)) or "*"
+        used = t.last_used_at.isoformat() if t.last_used_at else "never used"
+        print(f"  {t.name:<20} {t.role.value:<10} {sites:<20} by {t.created_by}, {used}")
+    return 0
+
+
+def _user_token(args: argparse.Namespace) -> int:
+    from console.auth.users import AccountRefused  # noqa: PLC0415
+
+    role = _role(args.role)
+    if role is None or not _sites_known(args):
+        return EXIT_CONFIG
+    with _auth_service(args) as auth:
+        try:
+            issued = auth.tokens.create(args.name, role, args.sites, f"cli:{getpass.getuser()}")
+        except AccountRefused as exc:
+            print(f"Refused: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+    # The secret alone on stdout, so that TOKEN=$(lantai user token ...) works.
+    print(issued.secret)
+    print(
+        "此令牌只显示这一次，请立即保存 / this token is shown once: store it now",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _user_revoke_token(args: argparse.Namespace) -> int:
+    with _auth_service(args) as auth:
+        revoked = auth.tokens.revoke(args.name)
+    if not revoked:
+        print(f"No live API token named {args.name!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"Revoked {args.name}")
+    return 0
+
+
+def _role(value: str) -> Role | None:
+    from console.auth.roles import Role  # noqa: PLC0415
+
+    try:
+        return Role(value)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        print(f"Unknown role {value!r} (known: {known})", file=sys.stderr)
+        return None
+
+
+def _sites_known(args: argparse.Namespace) -> bool:
+    """With --config, every --site must be one of the facility's sites."""
+    if args.config is None:
+        return True
+    from lantai.settings import load_settings  # noqa: PLC0415
+    from sensors.facility import load_facility  # noqa: PLC0415
+
+    known = load_facility(load_settings(args.config).facility).sites
+    unknown = sorted(set(args.sites) - set(known))
+    if unknown:
+        print(
+            f"Unknown site(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+            file=sys.stderr,
+        )
+    return not unknown
+
+
+@contextmanager
+def _auth_service(args: argparse.Namespace) -> Iterator[AuthService]:
+    from alerts.tables import create_state_engine  # noqa: PLC0415
+    from console.auth.service import AuthContext, AuthService  # noqa: PLC0415
+    from console.auth.settings import AuthSettings  # noqa: PLC0415
+    from sensors.clock import SystemClock  # noqa: PLC0415
+
+    url = args.state_url
+    settings = AuthSettings()
+    if args.config is not None:
+        from lantai.settings import load_settings  # noqa: PLC0415
+
+        loaded = load_settings(args.config)
+        url = loaded.state.url
+        # The argon2 cost the service will use, once the settings carry an auth section.
+        configured = getattr(loaded, "auth", None)
+        if isinstance(configured, AuthSettings):
+            settings = configured
+    engine = create_state_engine(url)
+    try:
+        auth = AuthService(AuthContext(engine=engine, clock=SystemClock(), settings=settings))
+        auth.start()
+        yield auth
+    finally:
+        engine.dispose()

@@ -1,9 +1,10 @@
 """The service runner: builds every part from settings, starts them in order, stops them in reverse.
 
 This is the only place that knows everybody. Data flows:
-MQTT → collectors.Ingest → rules.RulesEngine → alerts.AlarmService → listeners (log, console)
-                        ↘ collectors.SqliteReadingStore       ↘ outbox → SMS, voice, email, webhook
-                          (durable, then MQTT ack)
+MQTT → collectors.Ingest → rules (own process) → alerts.AlarmService → listeners (log, console)
+                        │                   ↘ tasks               ↘ outbox → SMS, voice, email…
+                        │          inspections.InspectionService ─→ overdue alarms ↗
+                        ↘ collectors.SqliteReadingStore (durable, then MQTT ack)
 """
 
 from __future__ import annotations
@@ -29,31 +30,24 @@ from collectors.ingest import Ingest
 from collectors.mqtt_source import PahoSource
 from collectors.sqlite_store import SqliteReadingStore
 from console.app import ConsoleContext, create_app
+from console.auth import AuthContext, AuthService
+from console.demo_actions import DemoInjector
+from console.reports.compute import ReportBuilder
+from console.sops import SopStore
+from inspections.scheduler import InspectionScheduler
+from inspections.service import InspectionService
+from inspections.store import InspectionStore
+from inspections.templates import default_templates, load_templates
 from lantai.alerting import build_notifiers, load_routing
 from lantai.settings import LantaiSettings
 from rules.config import load_rules
 from rules.engine import RulesEngine
 from rules.persistence import SqlStateStore
+from rules.process import RulesProcess, RulesSpec
 from sensors.clock import Clock, SystemClock
-from sensors.events import TaskRequest
 from sensors.facility import Facility
 
 log = logging.getLogger(__name__)
-
-
-class LoggedTasks:
-    """Task requests from the rules, logged and kept until the inspections issue records them."""
-
-    def __init__(self) -> None:
-        # A count, not a list: the service runs for months and nothing reads them back.
-        self.requested = 0
-
-    def request(self, tasks: Sequence[TaskRequest]) -> None:
-        for task in tasks:
-            log.info(
-                "task requested for %s/%s (%s): %s", task.site, task.room, task.role, task.title_en
-            )
-        self.requested += len(tasks)
 
 
 class LantaiService:
@@ -85,18 +79,63 @@ class LantaiService:
         )
         self.source = PahoSource(settings.mqtt)
         self.rule_state = SqlStateStore(self._state_engine)
-        self.tasks = LoggedTasks()
-        rule_file = load_rules(settings.rules, facility) if settings.rules is not None else None
-        self.rules = RulesEngine(
-            facility,
-            self.alarms,
-            self.clock,
-            rules=rule_file,
-            tasks=self.tasks,
-            metrics=self.readings,
-            state_store=self.rule_state,
-            input_healthy=self._input_healthy,
+        # Rules ask for inspection tasks ("RH high for 2 h: check the dehumidifier"); the
+        # inspection service records them beside the scheduled patrols.
+        self.inspection_store = InspectionStore(self._state_engine)
+        templates = (
+            load_templates(settings.inspections, facility)
+            if settings.inspections is not None
+            else default_templates(facility)
         )
+        self.inspections = InspectionService(
+            self.inspection_store,
+            facility,
+            templates,
+            self.clock,
+            self.alarms,
+            readings=self.readings,
+        )
+        self.tasks = self.inspections
+        self.inspection_timer = InspectionScheduler(self.inspections, self._state_engine)
+        self.auth = AuthService(
+            AuthContext(engine=self._state_engine, clock=self.clock, settings=settings.auth)
+        )
+        self.sops = SopStore(self._state_engine, self.clock)
+        # Set by `lantai demo` before start(): the console may then stage incidents.
+        self.demo: DemoInjector | None = None
+        self.reports = ReportBuilder(
+            facility,
+            self.clock,
+            self.readings,
+            self.alarm_store,
+            self.inspections,
+            settings.reports,
+        )
+        rule_file = load_rules(settings.rules, facility) if settings.rules is not None else None
+        self.rules: RulesEngine | RulesProcess
+        # The rules' own process keeps the wall clock's time: on any other clock (tests)
+        # they stay in this process, on that clock.
+        if settings.rules_in_process or not isinstance(self.clock, SystemClock):
+            self.rules = RulesEngine(
+                facility,
+                self.alarms,
+                self.clock,
+                rules=rule_file,
+                tasks=self.tasks,
+                metrics=self.readings,
+                state_store=self.rule_state,
+                input_healthy=self._input_healthy,
+            )
+        else:
+            # Off paho's interpreter lock (README "What bounds ingest").
+            self.rules = RulesProcess(
+                RulesSpec(facility, rule_file, settings.state.url),
+                self.alarms,
+                tasks=self.tasks,
+                metrics=self.readings,
+                input_healthy=self._input_healthy,
+                clock=self.clock,
+            )
         self.ingest = Ingest(
             self.source,
             Decoder(facility, settings.mqtt.topic_prefix),
@@ -121,12 +160,17 @@ class LantaiService:
             problems.append("mqtt_disconnected")
         if self.ingest.store_failing:
             problems.append("store_write_failing")
+        if isinstance(self.rules, RulesProcess) and self.rules.child_pid is None:
+            problems.append("rules_process_down")
         return {
             "mqtt_connected": self.source.connected,
             "ingest": {k: v for k, v in asdict(stats).items() if k != "last_write_at"},
             "ingest_backlog": self.ingest.backlog,
             "rules": asdict(self.rules.stats),
-            "tasks_requested": self.tasks.requested,
+            "inspections": {
+                "alarms_waiting": len(self.inspection_store.pending_alarms()),
+                "timer_running": self.inspection_timer.running,
+            },
             "alarms": asdict(self.alarms.stats),
             "outbox": {
                 "pending": self.alarms.outbox.pending(),
@@ -134,12 +178,17 @@ class LantaiService:
                 "failed": self.alarms.outbox.failed,
             },
             "problems": problems,
+            **({"demo": True} if self.demo is not None else {}),
         }
 
     def start(self, *, console: bool = True) -> None:
         self._started_at = self.clock.now()
         self.readings.start()
         self.alarms.start()
+        self.auth.start()
+        self.sops.start()
+        self.inspection_store.start()
+        self.inspection_timer.start()
         self.rule_state.start()
         self.rules.start()
         self.ingest.start()
@@ -176,6 +225,13 @@ class LantaiService:
                 actions=self.alarms,
                 routing=self.routing,
                 twilio=self.settings.twilio,
+                auth=self.auth,
+                inspections=self.inspections,
+                reports=self.reports,
+                public_url=self.settings.console.address,
+                history=self.readings,
+                sops=self.sops,
+                demo=self.demo,
             )
         )
         c = self.settings.console
@@ -207,6 +263,7 @@ class LantaiService:
             self._scheduler.shutdown(wait=True)
         self.ingest.stop()
         self.rules.stop()
+        self.inspection_timer.stop()
         self.alarms.stop()
         self.readings.stop()
         self._state_engine.dispose()

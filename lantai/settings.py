@@ -18,6 +18,8 @@ from alerts.notifiers.twilio_account import TwilioSettings
 from alerts.notifiers.webhook import WebhookEndpoint
 from collectors.mqtt_source import MqttSettings
 from collectors.sqlite_store import Durability
+from console.auth.settings import AuthSettings
+from console.reports.config import ReportsConfig
 from sensors.yamlconfig import load_yaml_model
 
 
@@ -41,6 +43,14 @@ class StateSettings(_Section):
 class ConsoleSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # The console's address as the guards' phones reach it (behind a proxy: the proxy's
+    # https address). The printed QR checkpoints encode it; None: http://host:port.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+
+    @property
+    def address(self) -> str:
+        """Where phones and printed checkpoints reach the console."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 class LantaiSettings(BaseSettings):
@@ -56,6 +66,9 @@ class LantaiSettings(BaseSettings):
     # Who is told about alarms, and when (alerts/example-alerting.yaml shows one); none
     # means the console and the log only.
     alerting: Path | None = None
+    # Inspection templates (inspections/example-inspections.yaml shows the format); without
+    # a file, the shipped templates for all four cadences apply.
+    inspections: Path | None = None
     # The channels. Secrets (auth_token, password, secret) belong in the environment:
     # LANTAI_TWILIO__AUTH_TOKEN, LANTAI_SMTP__PASSWORD.
     twilio: TwilioSettings | None = None
@@ -65,10 +78,15 @@ class LantaiSettings(BaseSettings):
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     console: ConsoleSettings = ConsoleSettings()
+    auth: AuthSettings = AuthSettings()
+    reports: ReportsConfig = ReportsConfig()
     # How often the silence timers are swept; detection lags a deadline by at most this.
     sweep_interval_s: float = Field(default=5.0, gt=0, le=60)
     # How often escalation steps, reminders, shelve expiries and windows are checked.
     alarm_tick_s: float = Field(default=1.0, gt=0, le=60)
+    # The rules run in a process of their own, off paho's interpreter lock (README "What
+    # bounds ingest"); true runs them on the ingest thread instead, for debugging.
+    rules_in_process: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -95,6 +113,7 @@ class LantaiSettings(BaseSettings):
                 "facility": base / self.facility,
                 "rules": None if self.rules is None else base / self.rules,
                 "alerting": None if self.alerting is None else base / self.alerting,
+                "inspections": None if self.inspections is None else base / self.inspections,
                 "store": self.store.model_copy(
                     update={"readings_path": base / self.store.readings_path}
                 ),

@@ -68,36 +68,51 @@ def compile_rules(facility: Facility, rule_file: RuleFile | None = None) -> Rule
     compiled_room_rules: dict[str, Any] = {}
     slots: dict[tuple[str, str], Slot] = {}
     tickers: list[tuple[Any, Tick, Cell, Subject]] = []
+    # Equal compiled rules are one object, and so are the subjects of one sensor or room:
+    # every reading touches its rules and subjects, and 10,000 sensors sharing a few dozen
+    # of them keep the engine's working set in the CPU's caches.
+    shared: dict[Any, Any] = {}
+    rooms: dict[tuple[str, str], Subject] = {}
     for sensor in facility.all_sensors():
         room = facility.rooms[(sensor.site, sensor.room)]
         target = Target(sensor, room, facility.sites[sensor.site], calendars[sensor.site])
         evaluators = []
         silence_after: timedelta | None = None
+        own = Subject(sensor.site, sensor.room, sensor.id)
+        room_subject = rooms.setdefault(
+            (sensor.site, sensor.room), Subject(sensor.site, sensor.room)
+        )
         for config in _resolve(sensor, room, file_entries):
             if isinstance(config, SilenceConfig):
                 silence_after = config.compile(target)
                 continue
             kind = BY_TYPE[config.type]  # type: ignore[attr-defined]
             if config.level is Level.ROOM:
-                subject = Subject(sensor.site, sensor.room)
+                subject = room_subject
                 key = f"{config.id}:{sensor.site}:{sensor.room}"
                 if key not in compiled_room_rules:
-                    compiled_room_rules[key] = config.compile(target)
+                    compiled_room_rules[key] = _share(shared, config.compile(target))
                 rule = compiled_room_rules[key]
             else:
-                subject = Subject(sensor.site, sensor.room, sensor.id)
+                subject = own
                 key = f"{config.id}:{sensor.site}:{sensor.id}"
-                rule = config.compile(target)
+                rule = _share(shared, config.compile(target))
             cell = cells.get(key)
             if cell is None:
                 cell = cells[key] = Cell(key, kind, kind.initial)
                 if kind.tick is not None:
                     tickers.append((rule, kind.tick, cell, subject))
             evaluators.append((rule, kind.evaluate, cell, subject))
-        slots[(sensor.site, sensor.id)] = Slot(
-            Subject(sensor.site, sensor.room, sensor.id), tuple(evaluators), silence_after
-        )
+        slots[(sensor.site, sensor.id)] = Slot(own, tuple(evaluators), silence_after)
     return RuleSet(slots, cells, tuple(tickers), tuple(facility.sites))
+
+
+def _share(shared: dict[Any, Any], rule: object) -> Any:  # noqa: ANN401 - any rule type
+    """The one object equal to ``rule`` (compiled rules are frozen values)."""
+    try:
+        return shared.setdefault(rule, rule)
+    except TypeError:  # a rule holding something unhashable is kept as it is
+        return rule
 
 
 def _resolve(

@@ -38,6 +38,7 @@ class Category(StrEnum):
     CLIMATE = "climate"
     TROUBLE = "trouble"  # a sensor is silent, its battery low, its values impossible
     SYSTEM = "system"  # Lantai itself: broker or store down
+    INSPECTION = "inspection"  # a patrol not done in its window, a hazard past its deadline
 
 
 class Transition(StrEnum):

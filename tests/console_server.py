@@ -17,8 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from alerts.config import load_alerting
 from alerts.feed import AlarmFeed
@@ -30,6 +34,12 @@ from alerts.store import AlarmStore, create_state_engine
 from collectors.quarantine import Reason, reject
 from collectors.sqlite_store import Batch, SqliteReadingStore
 from console.app import ConsoleContext, create_app
+from console.auth import CSRF_COOKIE, CSRF_HEADER, AuthContext, AuthService, Role
+from console.reports.compute import ReportBuilder
+from console.sops import SopStore
+from inspections.service import InspectionService
+from inspections.store import InspectionStore
+from inspections.templates import default_templates
 from sensors.clock import FakeClock
 from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility, SensorKind
@@ -38,6 +48,8 @@ from sensors.reading import PresenceUpdate, Reading
 
 SITE = "yunxi"
 EXAMPLE_ALERTING = Path(__file__).resolve().parents[1] / "alerts" / "example-alerting.yaml"
+# Every account the console tests make has this password (long enough for the rules).
+DESK_PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 
 # A plausible message per kind of sensor, all quiet.
 QUIET_VALUES: Mapping[SensorKind, dict[str, Any]] = {
@@ -101,10 +113,14 @@ class Console:
     feed: AlarmFeed
     service: AlarmService
     recorder: ChangeRecorder
+    auth: AuthService
+    inspections: InspectionService
+    reports: ReportBuilder
     url: str = ""
     health: dict[str, object] = field(
         default_factory=lambda: {"mqtt_connected": True, "problems": []}
     )
+    sops: SopStore | None = None
 
     @property
     def routing(self) -> Routing:
@@ -116,6 +132,11 @@ class Console:
         options.setdefault("health", lambda: dict(self.health))
         options.setdefault("actions", self.service)
         options.setdefault("routing", self.service.routing)
+        options.setdefault("auth", self.auth)
+        options.setdefault("inspections", self.inspections)
+        options.setdefault("reports", self.reports)
+        options.setdefault("history", self.readings)
+        options.setdefault("sops", self.sops)
         return ConsoleContext(
             facility=self.facility,
             readings=self.readings,
@@ -205,10 +226,13 @@ class Console:
 
 
 @contextmanager
-def console_stores(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iterator[Console]:
+def console_stores(
+    tmp_path: Path, facility: Facility, clock: FakeClock, alerting: Path = EXAMPLE_ALERTING
+) -> Iterator[Console]:
     """A readings store and an alarm store on SQLite files in ``tmp_path``, and the alarm
-    service on them with the example alerting file's people, rotas and policies. No
-    notifiers: messages wait in the outbox, and nothing delivers them (``deliver=False``)."""
+    service on them with the example alerting file's people, rotas and policies (or
+    ``alerting``'s). No notifiers: messages wait in the outbox, and nothing delivers them
+    (``deliver=False``)."""
     readings = SqliteReadingStore(tmp_path / "readings.db")
     readings.start()
     engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
@@ -219,13 +243,39 @@ def console_stores(tmp_path: Path, facility: Facility, clock: FakeClock) -> Iter
         alarms,
         facility,
         clock,
-        routing=Routing(load_alerting(EXAMPLE_ALERTING, facility), facility),
+        routing=Routing(load_alerting(alerting, facility), facility),
         notifiers={},
         listeners=[ConsoleListener(feed), recorder],
     )
     service.start(deliver=False)  # creates the tables
+    # Accounts (argon2 at its cheapest: tests log in often) and the shipped inspection
+    # templates on the same state database, as the service has them.
+    auth = AuthService(
+        AuthContext(engine=engine, clock=clock, hasher=PasswordHasher.from_parameters(CHEAPEST))
+    )
+    auth.start()
+    store = InspectionStore(engine)
+    store.start()
+    inspections = InspectionService(
+        store, facility, default_templates(facility), clock, service, readings=readings
+    )
+    reports = ReportBuilder(facility, clock, readings, alarms, inspections)
+    sops = SopStore(engine, clock)
+    sops.start()
     try:
-        yield Console(facility, clock, readings, alarms, feed, service, recorder)
+        yield Console(
+            facility,
+            clock,
+            readings,
+            alarms,
+            feed,
+            service,
+            recorder,
+            auth,
+            inspections,
+            reports,
+            sops=sops,
+        )
     finally:
         service.stop()
         readings.stop()
@@ -243,3 +293,38 @@ def running_console(
     ):
         console.url = url
         yield console
+
+
+def login(
+    console: Console,
+    username: str,
+    role: Role = Role.OPERATOR,
+    sites: tuple[str, ...] = (SITE,),
+) -> httpx.Client:
+    """An httpx client on the running console, logged in as ``username`` (the account is
+    made first if it does not exist), sending the CSRF header with every request as the
+    desk's page does."""
+    if console.auth.users.get(username) is None:
+        console.auth.users.add(username, SecretStr(DESK_PASSWORD), role, sites)
+    credentials = {"username": username, "password": DESK_PASSWORD}
+    response = httpx.post(f"{console.url}/api/auth/login", json=credentials, timeout=10)
+    assert response.status_code == 200, response.text
+    # A client not used yet, so that the caller can open it with ``with``.
+    return httpx.Client(
+        base_url=console.url,
+        timeout=10,
+        cookies=response.cookies,
+        headers={CSRF_HEADER: response.cookies[CSRF_COOKIE]},
+    )
+
+
+def token_client(
+    console: Console, name: str, role: Role, sites: tuple[str, ...] = (SITE,)
+) -> httpx.Client:
+    """An httpx client on the running console with a new API token (another program)."""
+    issued = console.auth.tokens.create(name, role, sites, created_by="test")
+    return httpx.Client(
+        base_url=console.url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {issued.secret}"},
+    )

@@ -42,9 +42,14 @@ def test_check_config_accepts_the_example_settings(capsys: pytest.CaptureFixture
     # The rule file the settings name is checked and compiled too.
     assert re.search(r"\nrules: \S*example-rules\.yaml: \d+ rule instances over 41 sensors\n", out)
     # No alerting file: said plainly, so nobody believes the phones will ring.
-    assert out.endswith(
+    assert (
         "alerting: none (console and log only): 0 people, 0 rotas, 0 policies\n"
         "site yunxi: critical, high, medium, low alarms reach the console only\n"
+    ) in out
+    # No inspection file: the shipped templates, all four cadences, are what will run.
+    assert out.endswith(
+        "inspections: the shipped templates: daily-patrol (daily), weekly-check (weekly), "
+        "monthly-sweep (monthly), quarterly-assessment (quarterly), night-round (cron)\n"
     )
     assert err == ""
 

@@ -61,11 +61,13 @@ def test_document_describes_the_alarm_states_and_the_desks_actions() -> None:
     }
     paths = document["paths"]
     ack = paths["/api/alarms/{alarm_id}/ack"]["post"]
-    assert {(p["in"], p["name"]) for p in ack["parameters"]} == {
-        ("path", "alarm_id"),
-        ("header", "X-Lantai-Client"),
-    }
-    assert {"200", "404", "503"} <= set(ack["responses"])
+    # Who acknowledges is the login, not a header or a field: the body's ``by`` is kept
+    # for older pages, marked deprecated.
+    assert {(p["in"], p["name"]) for p in ack["parameters"]} == {("path", "alarm_id")}
+    assert {"200", "401", "403", "404", "503"} <= set(ack["responses"])
+    assert {"session": []} in ack["security"]
+    assert {"apiToken": []} in ack["security"]
+    assert schemas["AckIn"]["properties"]["by"]["deprecated"] is True
     detail = paths["/api/alarms/{alarm_id}"]["get"]["responses"]["200"]
     assert detail["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/AlarmDetailOut"
@@ -74,3 +76,15 @@ def test_document_describes_the_alarm_states_and_the_desks_actions() -> None:
     assert {"get", "post"} <= set(paths["/api/maintenance-windows"])
     assert "delete" in paths["/api/maintenance-windows/{window_id}"]
     assert "get" in paths["/api/rotas"]
+    assert "security" not in paths["/api/health"]["get"]  # open to load balancers
+    detail_schema = schemas["AlarmDetailOut"]["properties"]
+    assert {"sop", "readings_around"} <= set(detail_schema)
+    for new in (
+        "/api/rooms/{site}/{room}/history",
+        "/api/sensors/health",
+        "/api/sops",
+        "/api/sops/{category}",
+        "/api/demo/inject",
+    ):
+        assert new in paths, new
+    assert "put" in paths["/api/sops/{category}"]

@@ -8,11 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console.auth import Role
 from rules.preservation import dew_point, emc, preservation_index
 from sensors.clock import FakeClock
 from sensors.events import MetricSample
 from sensors.facility import Facility
-from tests.console_server import running_console
+from tests.console_server import login, running_console
 
 
 def _sample(clock: FakeClock, minutes_ago: int, t: float, rh: float, mold: float) -> MetricSample:
@@ -39,7 +40,8 @@ def test_a_room_at_its_upper_limits_rates_as_the_reference_says(
         samples = [_sample(clock, 120 - m, 20.0, 50.0, 0.0) for m in range(60)]
         samples += [_sample(clock, 60 - m, 24.0, 60.0, 0.0) for m in range(61)]
         console.readings.write_metrics(samples)
-        got = httpx.get(f"{console.url}/api/rooms/yunxi/B2-01/preservation?window=1d").json()
+        with login(console, "leader", Role.VIEWER) as viewer:
+            got = viewer.get("/api/rooms/yunxi/B2-01/preservation?window=1d").json()
     assert got["samples"] == 121
     assert got["temperature"] == 24.0
     assert got["pi"] == pytest.approx(21.1, abs=0.5)
@@ -59,13 +61,17 @@ def test_the_window_limits_the_samples_and_bad_input_is_refused(
         console.readings.write_metrics(
             [_sample(clock, 60 * 24 * 3, 18.0, 50.0, 0.0), _sample(clock, 30, 18.0, 50.0, 0.1)]
         )
-        base = f"{console.url}/api/rooms/yunxi/B2-01/preservation"
-        one_day = httpx.get(base, params={"window": "1d"}).json()
-        month = httpx.get(base).json()
-        empty = httpx.get(f"{console.url}/api/rooms/yunxi/B2-02/preservation").json()
-        unknown = httpx.get(f"{console.url}/api/rooms/yunxi/B9-99/preservation")
-        bad = httpx.get(base, params={"window": "forever"})
-        too_long = httpx.get(base, params={"window": "400d"})
+        base = "/api/rooms/yunxi/B2-01/preservation"
+        with login(console, "leader", Role.VIEWER) as viewer:
+            one_day = viewer.get(base, params={"window": "1d"}).json()
+            month = viewer.get(base).json()
+            empty = viewer.get("/api/rooms/yunxi/B2-02/preservation").json()
+            unknown = viewer.get("/api/rooms/yunxi/B9-99/preservation")
+            bad = viewer.get(base, params={"window": "forever"})
+            too_long = viewer.get(base, params={"window": "400d"})
+        stranger = httpx.get(console.url + base, timeout=5)
+        with login(console, "qian", Role.VIEWER, sites=("beishan",)) as elsewhere:
+            not_granted = elsewhere.get(base)
     assert one_day["samples"] == 1
     assert month["samples"] == 2
     assert month["window"] == "30d"
@@ -76,3 +82,5 @@ def test_the_window_limits_the_samples_and_bad_input_is_refused(
     assert unknown.status_code == 404
     assert bad.status_code == 422
     assert too_long.status_code == 422
+    assert stranger.status_code == 401
+    assert not_granted.status_code == 403

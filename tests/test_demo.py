@@ -18,7 +18,9 @@ from tests.mqtt_helpers import wait_for
 pytestmark = pytest.mark.integration
 
 
-def test_demo_shows_live_rooms_and_a_fire_within_a_second(tmp_path: Path) -> None:
+def test_demo_shows_live_rooms_and_a_fire_within_a_second(  # noqa: PLR0915 - one run, in order
+    tmp_path: Path,
+) -> None:
     port = free_port()
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
@@ -39,18 +41,31 @@ def test_demo_shows_live_rooms_and_a_fire_within_a_second(tmp_path: Path) -> Non
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+
+    def password(name: str) -> str:
+        found = re.search(rf"^\s+{name}\s+(\S+)$", log.read_text(encoding="utf-8"), re.MULTILINE)
+        assert found, log.read_text(encoding="utf-8")
+        return found.group(1)
+
     try:
         wait_for(lambda: "MQTT broker" in log.read_text(encoding="utf-8"), 30, "the banner")
         found = re.search(r"MQTT broker\s+127\.0\.0\.1:(\d+)", log.read_text(encoding="utf-8"))
         assert found, log.read_text(encoding="utf-8")
         mqtt_port = found.group(1)
 
+        # The desk operator logs in with the password the banner printed.
+        desk = httpx.Client(base_url=base, timeout=5)
+        login = desk.post(
+            "/api/auth/login", json={"username": "desk", "password": password("desk")}
+        )
+        desk.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+
         def rooms_have_readings() -> bool:
-            rooms = httpx.get(f"{base}/api/rooms", timeout=2).json()
+            rooms = desk.get("/api/rooms").json()
             return all(room["temperature"] is not None for room in rooms)
 
         wait_for(rooms_have_readings, 30, "live readings in every room")
-        page = httpx.get(base + "/", timeout=2)
+        page = desk.get("/")
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
 
@@ -63,7 +78,7 @@ def test_demo_shows_live_rooms_and_a_fire_within_a_second(tmp_path: Path) -> Non
         injected = time.monotonic()
 
         def fire_alarm() -> bool:
-            alarms = httpx.get(f"{base}/api/alarms?state=active", timeout=2).json()
+            alarms = desk.get("/api/alarms?state=active").json()
             return any(a["category"] == "fire" and a["room"] == "B2-03" for a in alarms)
 
         wait_for(fire_alarm, 5, "the fire alarm")
@@ -71,11 +86,30 @@ def test_demo_shows_live_rooms_and_a_fire_within_a_second(tmp_path: Path) -> Non
         assert seen - injected < 1.0, (
             f"fire alarm after {seen - injected:.2f}s (inject took {injected - began:.2f}s)"
         )
-        alarms = httpx.get(f"{base}/api/alarms?state=active", timeout=2).json()
+        alarms = desk.get("/api/alarms?state=active").json()
         fire = next(a for a in alarms if a["category"] == "fire")
         assert fire["severity"] == "critical"
-        room = httpx.get(f"{base}/api/rooms/yunxi/B2-03", timeout=2).json()
+        room = desk.get("/api/rooms/yunxi/B2-03").json()
         assert room["state"] == "alarm"
+
+        # Demo mode: the desk stages a second fire from the console itself.
+        staged = desk.post("/api/demo/inject", json={"scenario": "fire", "room": "B2-01"})
+        assert staged.status_code == 202, staged.text
+
+        def second_fire() -> bool:
+            alarms = desk.get("/api/alarms?state=active").json()
+            return any(a["category"] == "fire" and a["room"] == "B2-01" for a in alarms)
+
+        wait_for(second_fire, 5, "the fire staged from the console")
+
+        # The guard logs in with the password the banner printed and sees today's patrols.
+        with httpx.Client(base_url=base, timeout=5) as phone:
+            guard = {"username": "guard", "password": password("guard")}
+            assert phone.post("/api/auth/login", json=guard).status_code == 200
+            tasks = phone.get("/api/inspections/tasks").json()
+            assert tasks, "no inspection tasks today"
+            assert {t["role"] for t in tasks} == {"guard"}
+            assert phone.get("/app/").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -10,6 +10,7 @@ import pytest
 
 from alerts.config import load_alerting
 from alerts.routing import Routing
+from inspections.templates import load_templates
 from lantai.settings import load_settings
 from rules.compile import compile_rules
 from rules.config import load_rules
@@ -18,7 +19,16 @@ from sensors.facility import Facility, SensorKind, load_facility
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = ROOT / "sensors" / "example-site.yaml"
 EXAMPLE_SETTINGS = ROOT / "lantai" / "example-settings.yaml"
-CODE_FOLDERS = ("sensors", "collectors", "rules", "alerts", "dashboards", "console", "lantai")
+CODE_FOLDERS = (
+    "sensors",
+    "collectors",
+    "rules",
+    "alerts",
+    "inspections",
+    "dashboards",
+    "console",
+    "lantai",
+)
 
 
 def _load_site(path: Path) -> object:
@@ -49,7 +59,15 @@ def _load_alerting(path: Path) -> object:
     return facility
 
 
+def _load_inspections(path: Path) -> object:
+    # The shipped templates are the default for any site: they must fit the example one.
+    facility = load_facility(EXAMPLE_SITE)
+    assert len(load_templates(path, facility)) >= 4
+    return facility
+
+
 LOADERS = {
+    "inspections/example-inspections.yaml": _load_inspections,
     "sensors/example-site.yaml": _load_site,
     "alerts/example-alerting.yaml": _load_alerting,
     "lantai/example-settings.yaml": _load_settings,

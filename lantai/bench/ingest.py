@@ -3,7 +3,9 @@
 The stream is queued in the broker first (each consumer has a persistent session), then
 drained by (1) ``mosquitto_sub``, the C client, as the physical limit, (2) a bare paho
 subscriber that only counts, on the same protocol as the pipeline, and (3) the pipeline:
-decode, validate, rules, durable SQLite write, acknowledge. Same stream, same run.
+decode, validate, rules, durable SQLite write, acknowledge. Same stream, same run. The
+rules are built as the service builds them (in their own process unless
+``rules_in_process``; state database, metrics to the store, the timer sweep every 5 s).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +31,24 @@ from alerts.service import AlarmService
 from alerts.store import AlarmStore
 from alerts.tables import create_state_engine
 from collectors.decode import Decoder
-from collectors.ingest import Ingest, ReadingListener
+from collectors.ingest import Ingest
 from collectors.mqtt_source import MqttProtocol, MqttSettings, PahoSource
 from collectors.sqlite_store import Durability, SqliteReadingStore
 from lantai.bench.stream import bench_facility
 from lantai.broker import MosquittoBroker
+from lantai.settings import LantaiSettings
 from rules.engine import RulesEngine
+from rules.persistence import SqlStateStore
+from rules.process import RulesProcess, RulesSpec
 from sensors.clock import SystemClock
+from sensors.events import TaskRequest
 from sensors.facility import Facility
+
+Rules = RulesEngine | RulesProcess
+
+
+# The service's timer sweep, as lantai/settings.py sets it by default.
+SWEEP_INTERVAL_S: float = LantaiSettings.model_fields["sweep_interval_s"].default
 
 
 def _paho(client_id: str, protocol: MqttProtocol) -> mqtt.Client:
@@ -139,14 +152,71 @@ def prime_mosquitto_sub(broker: MosquittoBroker, client_id: str) -> None:
         )
 
 
-def rules_listener(facility: Facility, workdir: Path) -> ReadingListener:
-    """The full default rule set, publishing to the real alarm service and store."""
-    store = AlarmStore(create_state_engine(f"sqlite:///{workdir / 'state.db'}"))
-    alarms = AlarmService(store, facility, SystemClock(), listeners=[LogListener()])
+def build_rules(
+    facility: Facility,
+    workdir: Path,
+    metrics: SqliteReadingStore,
+    input_healthy: Callable[[], bool],
+    *,
+    in_process: bool,
+) -> Rules:
+    """The full default rule set, built as lantai/service.py builds it, publishing to the
+    real alarm service; started."""
+    url = f"sqlite:///{workdir / 'state.db'}"
+    state = create_state_engine(url)
+    alarms = AlarmService(AlarmStore(state), facility, SystemClock(), listeners=[LogListener()])
     alarms.start(deliver=False)  # no notifiers here: nothing to deliver
-    engine = RulesEngine(facility, alarms, SystemClock())
-    engine.start()
-    return engine
+    rules: Rules
+    if in_process:
+        rule_state = SqlStateStore(state)
+        rule_state.start()
+        rules = RulesEngine(
+            facility,
+            alarms,
+            SystemClock(),
+            tasks=_Tasks(),
+            metrics=metrics,
+            state_store=rule_state,
+            input_healthy=input_healthy,
+        )
+    else:
+        rules = RulesProcess(
+            RulesSpec(facility, None, url),
+            alarms,
+            tasks=_Tasks(),
+            metrics=metrics,
+            input_healthy=input_healthy,
+        )
+    rules.start()
+    return rules
+
+
+class _Tasks:
+    """Stands in for the inspection service: the bench's in-limits stream asks for none."""
+
+    def __init__(self) -> None:
+        self.requested = 0
+
+    def request(self, tasks: Sequence[TaskRequest]) -> None:
+        self.requested += len(tasks)
+
+
+class _Sweeper:
+    """Calls the rules' timer sweep as the service's scheduler does, while a drain runs."""
+
+    def __init__(self, rules: Rules) -> None:
+        self._rules = rules
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-sweep", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SWEEP_INTERVAL_S):
+            self._rules.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def drain_pipeline(
@@ -158,15 +228,26 @@ def drain_pipeline(
     workdir: Path,
     *,
     rules: bool,
-) -> tuple[float, int, int]:
-    """Drain with the real pipeline; returns (readings/s, stored rows, batches)."""
+    rules_in_process: bool = False,
+) -> tuple[float, int, int, float | None]:
+    """Drain with the real pipeline; returns (readings/s, stored rows, batches, rules RSS MB)."""
     store = SqliteReadingStore(workdir / f"{client_id}.db", Durability.FULL)
     store.start()
-    listener = rules_listener(facility, workdir) if rules else None
     source = PahoSource(
         MqttSettings(host=broker.host, port=broker.port, protocol=protocol, client_id=client_id)
     )
+    ingest: Ingest | None = None
+
+    def input_healthy() -> bool:
+        return source.connected and not (ingest is not None and ingest.store_failing)
+
+    listener = (
+        build_rules(facility, workdir, store, input_healthy, in_process=rules_in_process)
+        if rules
+        else None
+    )
     ingest = Ingest(source, Decoder(facility), store, SystemClock(), listener)
+    sweeper = _Sweeper(listener) if listener is not None else None
     began = time.perf_counter()
     ingest.start()
     deadline = began + 600
@@ -175,10 +256,17 @@ def drain_pipeline(
             raise TimeoutError(f"pipeline stored {ingest.stats.stored} of {count}")
         time.sleep(0.002)
     elapsed = time.perf_counter() - began
+    rules_rss_mb = None
+    if isinstance(listener, RulesProcess) and listener.child_pid is not None:
+        rules_rss_mb = psutil.Process(listener.child_pid).memory_info().rss / 1e6
+    if sweeper is not None:
+        sweeper.stop()
     ingest.stop()
+    if listener is not None:
+        listener.stop()
     stored = store.count_readings()
     store.stop()
-    return count / elapsed, stored, ingest.stats.batches
+    return count / elapsed, stored, ingest.stats.batches, rules_rss_mb
 
 
 def run_ingest_bench(
@@ -188,6 +276,7 @@ def run_ingest_bench(
     protocol: str = "3.1.1",
     rounds: int = 3,
     rules: bool = True,
+    rules_in_process: bool = False,
 ) -> dict[str, Any]:
     """Interleaved rounds of bare paho and the pipeline on the same stream; medians."""
     proto = MqttProtocol(protocol)
@@ -196,6 +285,7 @@ def run_ingest_bench(
     bare_rates: list[float] = []
     ratios: list[float] = []
     csub_rates: list[float] = []
+    rules_rss: list[float] = []
     lost = 0
     published_total = 0
     with tempfile.TemporaryDirectory(prefix="lantai-bench-") as tmp:
@@ -220,18 +310,27 @@ def run_ingest_bench(
                 def bare(ids: dict[str, str] = ids) -> float:
                     return drain_bare_paho(broker, count, proto, ids["bare"])
 
-                def pipe(ids: dict[str, str] = ids) -> tuple[float, int, int]:
+                def pipe(ids: dict[str, str] = ids) -> tuple[float, int, int, float | None]:
                     return drain_pipeline(
-                        broker, facility, count, proto, ids["pipe"], workdir, rules=rules
+                        broker,
+                        facility,
+                        count,
+                        proto,
+                        ids["pipe"],
+                        workdir,
+                        rules=rules,
+                        rules_in_process=rules_in_process,
                     )
 
                 # Alternate the order so neither drain always runs on a warmer machine.
                 if r % 2 == 0:
                     bare_rate = bare()
-                    rate, stored, _ = pipe()
+                    rate, stored, _, child_rss = pipe()
                 else:
-                    rate, stored, _ = pipe()
+                    rate, stored, _, child_rss = pipe()
                     bare_rate = bare()
+                if child_rss is not None:
+                    rules_rss.append(child_rss)
                 bare_rates.append(bare_rate)
                 pipeline_rates.append(rate)
                 ratios.append(rate / bare_rate)
@@ -246,6 +345,7 @@ def run_ingest_bench(
         "sensors": sensors,
         "rounds": rounds,
         "rules": rules,
+        "rules_in_process": rules and rules_in_process,
         "readings_per_s": round(statistics.median(pipeline_rates)),
         "bare_paho_per_s": round(statistics.median(bare_rates)),
         "mosquitto_sub_per_s": round(statistics.median(csub_rates)) if csub_rates else None,
@@ -254,6 +354,8 @@ def run_ingest_bench(
         "published": published_total,
         "lost": lost,
         "rss_mb": round(rss_mb, 1),
+        # The rules' own process, when they run in one (its RSS at the end of a drain).
+        "rules_rss_mb": round(max(rules_rss), 1) if rules_rss else None,
     }
 
 

@@ -1,0 +1,1 @@
+"""Inspections: scheduled patrols, checks, sweeps and assessments; hazards to closure."""
