@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         "--rounds", type=int, default=3, help="interleaved rounds; medians reported"
     )
     ingest.add_argument("--no-rules", action="store_true", help="leave the rules engine out")
+    ingest.add_argument(
+        "--rules-in-process",
+        action="store_true",
+        help="run the rules on the ingest thread (not in their own process), to compare",
+    )
     ingest.set_defaults(func=_bench_ingest)
     rules = bench_sub.add_parser("rules", help="rule evaluations/s and state memory")
     rules.add_argument("--json", action="store_true", help="one JSON line (the default output)")
@@ -97,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     alarm.add_argument("--json", action="store_true", help="one JSON line (the default output)")
     alarm.add_argument("--samples", type=int, default=200)
     alarm.add_argument("--background", type=float, default=2000, help="readings/s of load")
+    alarm.add_argument(
+        "--rules-in-process",
+        action="store_true",
+        help="run the rules on the ingest thread (not in their own process), to compare",
+    )
     alarm.set_defaults(func=_bench_alarm)
     _add_user_parser(sub)
     return parser
@@ -282,6 +292,7 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         rounds=args.rounds,
         rules=not args.no_rules,
+        rules_in_process=args.rules_in_process,
     )
     print(json.dumps(result))
     return 0
@@ -297,7 +308,12 @@ def _bench_rules(args: argparse.Namespace) -> int:
 def _bench_alarm(args: argparse.Namespace) -> int:
     from lantai.bench.alarm import run_alarm_bench  # noqa: PLC0415
 
-    print(json.dumps(run_alarm_bench(samples=args.samples, background_per_s=args.background)))
+    result = run_alarm_bench(
+        samples=args.samples,
+        background_per_s=args.background,
+        rules_in_process=args.rules_in_process,
+    )
+    print(json.dumps(result))
     return 0
 
 
