@@ -96,7 +96,7 @@ def build_router(ctx: ConsoleContext, gate: Gate | None = None) -> APIRouter:
     """The /api routes reading from ``ctx``, behind ``gate`` (default: one on ``ctx.auth``)."""
     router = APIRouter(prefix="/api")
     auth = ctx.auth
-    access = None if auth is None else DeskAccess(ctx, gate or Gate(auth), auth)
+    access = None if auth is None else DeskAccess(ctx, gate or Gate(auth))
     _add_health_route(router, ctx, access)
     add_twilio_routes(router, ctx)
     if access is None:

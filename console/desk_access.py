@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import NoReturn
 
 from fastapi import Depends, HTTPException, Request
 
 from alerts.models import Alarm, MaintenanceWindow, Via
 from console.auth import (
-    SESSION_COOKIE,
-    AuthService,
     Credential,
     Gate,
     Permission,
@@ -47,10 +46,9 @@ def via(who: Principal) -> Via:
 class DeskAccess:
     """The dependencies of the desk's routes, and the checks on what they touch."""
 
-    def __init__(self, ctx: ConsoleContext, gate: Gate, auth: AuthService) -> None:
+    def __init__(self, ctx: ConsoleContext, gate: Gate) -> None:
         self._ctx = ctx
         self._gate = gate
-        self._auth = auth
         # Defaults, not ``Annotated[...]``: these are locals, and FastAPI resolves postponed
         # annotations in the module's globals (see console.auth.dependencies).
         self.reader = Depends(gate.require(Permission.READ))
@@ -118,18 +116,4 @@ class DeskAccess:
         ended, an account disabled, a token revoked or a role changed counts at once. For
         the alarm stream, which outlives the check made when it opened, and for routes open
         to strangers that show more to a reader (the health check)."""
-        header = request.headers.get("authorization")
-        session = request.cookies.get(SESSION_COOKIE)
-        auth = self._auth
-
-        def who() -> Principal | None:
-            if header is not None:  # a machine: its token or nothing, as in the gate
-                scheme, _, secret = header.partition(" ")
-                if scheme.lower() != "bearer":
-                    return None
-                token = auth.tokens.resolve(secret.strip())
-                return None if token is None else token.principal()
-            account = auth.sessions.resolve(session) if session else None
-            return None if account is None else account.principal()
-
-        return who
+        return partial(self._gate.identify, request)

@@ -95,7 +95,6 @@ class LantaiService:
             self.alarms,
             readings=self.readings,
         )
-        self.tasks = self.inspections
         self.inspection_timer = InspectionScheduler(self.inspections, self._state_engine)
         self.auth = AuthService(
             AuthContext(engine=self._state_engine, clock=self.clock, settings=settings.auth)
@@ -121,7 +120,7 @@ class LantaiService:
                 self.alarms,
                 self.clock,
                 rules=rule_file,
-                tasks=self.tasks,
+                tasks=self.inspections,
                 metrics=self.readings,
                 state_store=self.rule_state,
                 input_healthy=self._input_healthy,
@@ -131,7 +130,7 @@ class LantaiService:
             self.rules = RulesProcess(
                 RulesSpec(facility, rule_file, settings.state.url),
                 self.alarms,
-                tasks=self.tasks,
+                tasks=self.inspections,
                 metrics=self.readings,
                 input_healthy=self._input_healthy,
                 clock=self.clock,

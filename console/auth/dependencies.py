@@ -107,7 +107,23 @@ class Gate:
     def signed_in(self, request: Request) -> Principal | None:
         """The person whose session cookie came with a page request, or None: for page
         routes, which answer a stranger with the login page rather than a 401."""
-        session = request.cookies.get(SESSION_COOKIE)
+        return self._by_session(request.cookies.get(SESSION_COOKIE))
+
+    def identify(self, request: Request) -> Principal | None:
+        """Who sent ``request``, resolved afresh on each call (None: nobody, or nobody any
+        more). No CSRF check: for reads that outlive the check made when they began (the
+        alarm stream) and for routes open to strangers that show a reader more."""
+        header = request.headers.get("authorization")
+        if header is not None:  # a machine: its token or nothing, as in current_principal
+            scheme, _, secret = header.partition(" ")
+            return self._by_token(secret.strip()) if scheme.lower() == "bearer" else None
+        return self._by_session(request.cookies.get(SESSION_COOKIE))
+
+    def _by_token(self, secret: str | None) -> Principal | None:
+        found = None if secret is None else self._auth.tokens.resolve(secret)
+        return None if found is None else found.principal()
+
+    def _by_session(self, session: str | None) -> Principal | None:
         account = self._auth.sessions.resolve(session) if session else None
         return None if account is None else account.principal()
 
@@ -119,17 +135,17 @@ class Gate:
     ) -> Principal:
         if "authorization" in request.headers:
             # A machine: its token or nothing. Not Bearer (say Basic) is refused too.
-            found = None if token is None else self._auth.tokens.resolve(token.credentials)
-            if found is None:
+            machine = self._by_token(None if token is None else token.credentials)
+            if machine is None:
                 raise unauthorized("API 令牌无效或已吊销 / the API token is unknown or revoked")
-            return found.principal()
+            return machine
         if not session:
             raise unauthorized()
-        account = self._auth.sessions.resolve(session)
-        if account is None:
+        person = self._by_session(session)
+        if person is None:
             raise unauthorized("登录已过期，请重新登录 / your session has ended: log in again")
         if request.method not in SAFE_METHODS and not csrf_matches(
             session, request.headers.get(CSRF_HEADER)
         ):
             raise HTTPException(403, BAD_CSRF)
-        return account.principal()
+        return person
