@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -51,6 +52,15 @@ class Delivery(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # given up on this channel (a fallback may carry on)
     CANCELLED = "cancelled"  # acknowledged, cleared or shelved before it left
+
+
+class Outcome(StrEnum):
+    """What one delivery attempt came to, as /metrics counts it by channel."""
+
+    SENT = "sent"
+    RETRY = "retry"  # failed, and will be tried again
+    FAILED = "failed"  # failed for good on this channel (a fallback may carry on)
+    UNDELIVERED = "undelivered"  # the provider reported it never reached the phone
 
 
 class OutboxHooks(Protocol):
@@ -136,6 +146,19 @@ def recipients_told(tx: Tx, incident_id: int) -> list[OutboxRow]:
     return [to_outbox(row) for row in rows]
 
 
+def step_covers(tx: Tx, step_key: str, channel: Channel, address: str) -> bool:
+    """Whether the escalation step or reminder ``step_key`` (the first four parts of its
+    messages' dedup keys) already has a message on ``channel`` to ``address``."""
+    found = tx.conn.execute(
+        sa.select(outbox.c.id).where(
+            outbox.c.dedup_key.like(f"{step_key}/%"),
+            outbox.c.channel == channel.value,
+            outbox.c.address == address,
+        )
+    ).first()
+    return found is not None
+
+
 def get(tx: Tx, outbox_id: int) -> OutboxRow | None:
     found = tx.conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
     return None if found is None else to_outbox(found)
@@ -204,10 +227,23 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
+        # Attempts by (channel, outcome) since start, for /metrics; own lock, so a
+        # scrape never waits behind the alarm service's writes.
+        self._outcomes: Counter[tuple[Channel, Outcome]] = Counter()
+        self._outcomes_lock = threading.Lock()
 
     @property
     def channels(self) -> frozenset[Channel]:
         return frozenset(self._notifiers)
+
+    def outcomes(self) -> dict[tuple[Channel, Outcome], int]:
+        """Delivery attempts by channel and outcome since start."""
+        with self._outcomes_lock:
+            return dict(self._outcomes)
+
+    def _count(self, channel: Channel, outcome: Outcome) -> None:
+        with self._outcomes_lock:
+            self._outcomes[channel, outcome] += 1
 
     def start(self) -> None:
         self.recover()
@@ -315,6 +351,7 @@ class Outbox:
                 )
             )
         self.sent += 1
+        self._count(channel, Outcome.SENT)
         self._hooks.channel_health(channel, row.site, ok=True, error=None)
 
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> bool:
@@ -338,12 +375,17 @@ class Outbox:
                     "state": Delivery.PENDING.value,
                     "next_attempt_at": now + self._backoff(attempts),
                 }
+                if exc.maybe_sent:
+                    # No answer after the request left: perhaps sent. Ask before sending
+                    # again, as after a crash (the first claim's time is kept for that).
+                    values["interrupted"] = True
             else:
                 values["state"] = Delivery.FAILED.value
             tx.conn.execute(outbox.update().where(outbox.c.id == row.id).values(**values))
             if not retry:
                 self.failed += 1
                 self._hooks.fallback(tx, row, now)
+        self._count(Channel(row.channel), Outcome.RETRY if retry else Outcome.FAILED)
         return not retry
 
     def _backoff(self, attempts: int) -> timedelta:
@@ -374,6 +416,7 @@ class Outbox:
                 self.failed += 1
                 self._hooks.fallback(tx, row, now)
         if fall_back:
+            self._count(Channel(row.channel), Outcome.UNDELIVERED)
             self._hooks.channel_health(
                 Channel(row.channel), row.site, ok=False, error=error or status
             )

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _RAISES = (Change.RAISED.value, Change.RERAISED.value)
 NOTIFY_FAILING_RULE = "notification_failing"
+# An alarm message's dedup key begins incident/round/step/reminder (see _fire).
+_STEP_KEY_PARTS = 4
 _CHANNEL_ZH = {
     Channel.SMS: "短信",
     Channel.VOICE: "电话",
@@ -874,6 +876,23 @@ class AlarmService:
             if person is None or channel not in self.outbox.channels:
                 continue
             for recipient in self.routing.contact(person, channel):
+                # The step may reach this person on that channel already (a step of SMS
+                # and call): that message carries this one, so nobody gets it twice.
+                parts = row.dedup_key.split("/")
+                step_key = "/".join(parts[:_STEP_KEY_PARTS])
+                if len(parts) > _STEP_KEY_PARTS and box.step_covers(
+                    tx, step_key, channel, recipient.address
+                ):
+                    _system_note(
+                        tx,
+                        incident.site,
+                        incident.id,
+                        now,
+                        "fallback",
+                        f"{row.channel} to {row.who} failed; the {channel} already queued "
+                        "for this step carries it",
+                    )
+                    return
                 key = f"{row.dedup_key}/fallback:{channel}"
                 brief = self._brief(tx, incident)
                 if self._queue(tx, brief, recipient, MessageKind.ALARM, key, now, row.id):

@@ -9,7 +9,9 @@ being written the next is decoded and evaluated instead of waiting. Rules that r
 process of their own (``EvaluatingListener``) take the batch at once and evaluate it while
 it is written; the writer then acknowledges it only once it is both written and evaluated,
 so no reading the rules have not seen is acknowledged. The broker's in-flight
-window and a short queue between the threads bound what can wait here, which bounds memory.
+window and a bound on what is evaluated but not yet written (``MAX_UNWRITTEN``) bound what
+can wait here, which bounds memory; while the store refuses writes, the rules go on
+seeing new readings up to that bound, so a locked or full store does not hold an alarm.
 
 Retry lives here and nowhere else: if the store refuses a batch, the same batch is tried
 again with backoff and nothing is acknowledged until it is written, so the broker keeps
@@ -21,11 +23,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
+from collectors.batch import DecodedBatch
 from collectors.decode import Decoder
 from collectors.mqtt_source import AckToken, Delivery, MessageSource
 from collectors.quarantine import Rejected
@@ -36,9 +40,20 @@ from sensors.reading import PresenceUpdate, Reading
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 5000
-# Batches decoded but not yet written: enough to overlap the two threads, few enough that
-# a slow disk pushes back on the decoder (and so on the broker) instead of growing memory.
+# Readings (and refused messages) decoded and evaluated but not yet written. Under load
+# that is two full batches, as many as overlap the two threads. When the store refuses
+# writes (a lock, a full disk) the trickle of a site's normal rate comes in small
+# batches, and the decoder must go on handing them to the rules meanwhile: a bound in
+# batches would stop the alarms after two messages. At 200 sensors a minute this lasts
+# nearly an hour of outage; past it the decoder waits (and the broker keeps the rest).
+MAX_UNWRITTEN = 2 * DEFAULT_MAX_BATCH
+# Under load the decoder waits once two parts are waiting for the writer, so messages pile
+# up in the delivery queue and the next part is large: one transaction, one fsync and one
+# hand-over to the rules for thousands of messages (group commit). Only a writer stuck in
+# one write for longer than this (a lock, a full disk) lets the decoder go on to
+# MAX_UNWRITTEN, so that the rules keep seeing new readings.
 WRITE_QUEUE = 2
+WRITE_STALL_S = 0.25
 # How long a stopping writer still waits for the rules to evaluate a written batch; past
 # it the batch stays unacknowledged, and the broker sends it again on the next start.
 STOP_EVALUATION_WAIT_S = 30.0
@@ -110,7 +125,13 @@ class Ingest:
         self._max_batch = max_batch
         self._retry_max_s = retry_max_s
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._writes: queue.Queue[object] = queue.Queue(WRITE_QUEUE)
+        self._writes: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._held: object | None = None  # taken from _writes, left for the next write
+        # Messages handed to the writer and not yet written (bounded by MAX_UNWRITTEN).
+        self._unwritten = 0
+        self._parts_unwritten = 0
+        self._write_started: float | None = None  # monotonic, while a write is under way
+        self._room = threading.Condition()
         self._stopping = threading.Event()
         self._failing = False
         self._thread: threading.Thread | None = None
@@ -182,46 +203,107 @@ class Ingest:
         batch = Batch()
         decode = self._decoder.decode
         readings, rejected, presence = batch.readings, batch.rejected, batch.presence
-        for topic, payload, _ in items:
-            result = decode(topic, payload, received_at)
+        start = 0  # the first delivery of the part not yet handed on
+        for item in items:
+            result = decode(item[0], item[1], received_at)
             if isinstance(result, Reading):
                 readings.append(result)
             elif isinstance(result, Rejected):
                 rejected.append(result)
+            elif isinstance(result, DecodedBatch):
+                # A gateway's batch: its elements share its transaction, then its one ack.
+                readings.extend(result.readings)
+                rejected.extend(result.rejected)
+                if len(readings) + len(rejected) >= self._max_batch:
+                    # Drained batches could make one huge transaction: hand on this part.
+                    # The position is looked up only here, to keep the loop as it was.
+                    end = items.index(item, start) + 1
+                    self._hand_part(batch, items[start:end])
+                    start = end
+                    batch = Batch()
+                    readings, rejected, presence = batch.readings, batch.rejected, batch.presence
             else:
                 presence.append(result)
         self.stats.received += len(items)
+        if start < len(items):
+            self._hand_part(batch, items[start:] if start else items)
+
+    def _hand_part(self, batch: Batch, items: list[Delivery]) -> None:
+        """To the rules, then to the writer, with the acks of the deliveries it came from."""
         ticket = self._hand_on(batch)
+        size = _size(batch)
+        with self._room:
+            # Back-pressure once the writer is MAX_UNWRITTEN behind, but never on a
+            # writer that has stopped for good.
+            while self._unwritten > 0 and (
+                self._unwritten + size > MAX_UNWRITTEN
+                or (self._parts_unwritten >= WRITE_QUEUE and not self._write_stalled())
+            ):
+                if self._room.wait(WRITE_STALL_S / 5):
+                    continue
+                if self._writer is None or not self._writer.is_alive():
+                    return
+            self._unwritten += size
+            self._parts_unwritten += 1
         self._hand_to_writer((batch, [token for _, _, token in items], ticket))
 
     def _hand_to_writer(self, item: object) -> None:
-        # Blocks while the writer is two batches behind (back-pressure), but never on a
-        # writer that has stopped for good.
-        while True:
-            try:
-                self._writes.put(item, timeout=0.5)
-            except queue.Full:
-                if self._writer is None or not self._writer.is_alive():
-                    return
-            else:
-                return
+        self._writes.put(item)
+
+    def _write_stalled(self) -> bool:
+        started = self._write_started
+        return started is not None and time.monotonic() - started > WRITE_STALL_S
+
+    def _written(self, batch: Batch, parts: int) -> None:
+        with self._room:
+            self._unwritten -= _size(batch)
+            self._parts_unwritten -= parts
+            self._room.notify()
 
     def _write_loop(self) -> None:
         while True:
-            item = self._writes.get()
-            if item is _STOP:
+            parts, stop_after = self._take_waiting()
+            if parts:
+                batch, tokens, tickets = _joined(parts)
+                if not self._write_durably(batch):
+                    return  # stopping with the store down: unacknowledged, so redelivered
+                for ticket in tickets:
+                    if not self._await_evaluation(ticket):
+                        return  # stopping with the rules away: unacknowledged, redelivered
+                self._source.ack(tokens)
+                self._written(batch, len(parts))
+                stats = self.stats
+                stats.stored += len(batch.readings)
+                stats.quarantined += len(batch.rejected)
+                stats.presence += len(batch.presence)
+                stats.batches += 1
+            if stop_after:
                 return
-            batch, tokens, ticket = cast("tuple[Batch, list[AckToken], int | None]", item)
-            if not self._write_durably(batch):
-                return  # stopping with the store down: unacknowledged, so redelivered
-            if ticket is not None and not self._await_evaluation(ticket):
-                return  # stopping with the rules away: unacknowledged, so redelivered
-            self._source.ack(tokens)
-            stats = self.stats
-            stats.stored += len(batch.readings)
-            stats.quarantined += len(batch.rejected)
-            stats.presence += len(batch.presence)
-            stats.batches += 1
+
+    def _take_waiting(self) -> tuple[list[_Part], bool]:
+        """Everything handed over so far, for one transaction (group commit).
+
+        While a write is under way the decoder goes on handing over small parts (the rules
+        must see them at once); writing them one by one would cost an fsync each, so the
+        writer takes what waits, up to ``max_batch`` rows, and commits it as one.
+        """
+        parts: list[_Part] = []
+        rows = 0
+        item = self._held if self._held is not None else self._writes.get()
+        self._held = None
+        while item is not _STOP:
+            part = cast("_Part", item)
+            size = _size(part[0])
+            if parts and rows + size > self._max_batch:
+                self._held = item  # the next transaction's first part
+                return parts, False
+            parts.append(part)
+            rows += size
+            try:
+                item = self._writes.get_nowait()
+            except queue.Empty:
+                return parts, False
+        return parts, True
 
     def _hand_on(self, batch: Batch) -> int | None:
         """Rules see readings before the write, so a slow disk never delays an alarm.
@@ -256,6 +338,7 @@ class Ingest:
 
     def _write_durably(self, batch: Batch) -> bool:
         delay = 0.1
+        self._write_started = time.monotonic()
         while True:
             try:
                 self._store.write(batch)
@@ -268,6 +351,34 @@ class Ingest:
                     return False
                 delay = min(delay * 2, self._retry_max_s)
             else:
+                self._write_started = None
                 self._failing = False
                 self.stats.last_write_at = self._clock.now()
                 return True
+
+
+# What the decoder hands the writer: a batch, its messages' acks, and the rules' ticket.
+_Part = tuple[Batch, list[AckToken], int | None]
+
+
+def _joined(parts: list[_Part]) -> tuple[Batch, list[AckToken], list[int]]:
+    """Parts as one batch, their acks in delivery order, and the tickets to wait for."""
+    if len(parts) == 1:
+        batch, tokens, ticket = parts[0]
+        return batch, tokens, [] if ticket is None else [ticket]
+    joined = Batch()
+    tokens_all: list[AckToken] = []
+    tickets: list[int] = []
+    for batch, tokens, ticket in parts:
+        joined.readings.extend(batch.readings)
+        joined.rejected.extend(batch.rejected)
+        joined.presence.extend(batch.presence)
+        tokens_all.extend(tokens)
+        if ticket is not None:
+            tickets.append(ticket)
+    return joined, tokens_all, tickets
+
+
+def _size(batch: Batch) -> int:
+    """What a batch counts against MAX_UNWRITTEN."""
+    return len(batch.readings) + len(batch.rejected) + len(batch.presence)

@@ -48,6 +48,11 @@ class MqttSettings(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     topic_prefix: str = Field(default="archive", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # Collectors that share the stream: each message goes to one member of the group
+    # ($share/<group>/<prefix>/#). Only for collect-only processes (`lantai collect`): the
+    # rules keep state per sensor and must see all of a sensor's readings (README "Many
+    # archives"). Every member needs its own client_id.
+    share_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     # MQTT 5: how long the broker keeps the session (and queues for it) while we are away.
     session_expiry_s: int = Field(default=7 * 86400, ge=0)
@@ -84,6 +89,7 @@ class PahoSource:
         self._settings = settings
         self._session = 0
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._client: mqtt.Client | None = None
         self._on_delivery: Callable[[Delivery], None] | None = None
 
@@ -114,6 +120,7 @@ class PahoSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._on_delivery = on_delivery
         self._client = client
         if v5:
@@ -131,9 +138,14 @@ class PahoSource:
             client.loop_stop()
             self._client = None
         self._connected.clear()
+        self._subscribed.clear()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """The broker granted the subscription on the current connection."""
+        return self._subscribed.wait(timeout)
 
     def ack(self, tokens: Sequence[AckToken]) -> None:
         client = self._client
@@ -173,7 +185,9 @@ class PahoSource:
             log.warning("MQTT connection refused: %s", reason)
             return
         self._session += 1
-        client.subscribe(subscription(self._settings.topic_prefix), qos=1)
+        client.subscribe(
+            subscription(self._settings.topic_prefix, self._settings.share_group), qos=1
+        )
         self._connected.set()
         log.info("MQTT connected to %s:%s", self._settings.host, self._settings.port)
 
@@ -186,7 +200,23 @@ class PahoSource:
         _props: object,
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         log.warning("MQTT disconnected: %s (paho reconnects with backoff)", reason)
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _props: object,
+    ) -> None:
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            # Typically the broker's ACL: the account may not read this topic filter.
+            log.error("MQTT subscription refused: %s", ", ".join(map(str, refused)))
+            return
+        self._subscribed.set()
 
     def _on_message(
         self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage

@@ -6,6 +6,7 @@ its payload and a reason, counted per reason, and acknowledged like any stored m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -55,3 +56,40 @@ def reject(
         reason=reason,
         detail=detail[:500],
     )
+
+
+def unparseable_reason(payload: bytes) -> Reason:
+    """Why text that is not JSON was refused: not UTF-8 at all, or not JSON."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return Reason.NOT_UTF8
+    return Reason.NOT_JSON
+
+
+def non_finite_extra(extra: dict[str, object] | None) -> str | None:
+    """The first unknown key whose value holds NaN or ±Infinity, else None.
+
+    Pydantic's parser reads those literals (and 1e309) as floats; the known fields refuse
+    them, but unknown keys are kept as they came, and SQLite's json functions refuse the
+    literals: one such message would fail its whole batch's write for ever (found by
+    tests/test_fuzz_ingest.py). So they are refused here, as a NaN temperature is.
+    """
+    if not extra:
+        return None
+    for key, value in extra.items():
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, float):
+                if not math.isfinite(item):
+                    return key
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    return None
+
+
+def non_finite_detail(key: str) -> str:
+    return f"{key}: NaN and Infinity are not JSON numbers"

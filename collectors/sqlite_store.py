@@ -84,6 +84,8 @@ _INSERT_READINGS = (
 LATEST_LOOKBACK_ROWS = 50
 # Beyond any timestamp a reading can carry (int64 nanoseconds): "until now".
 _FOREVER_NS = 2**63 - 1
+# A stored reading as the InfluxDB forwarder tails it: (id, site, sensor, room, ts_ns, payload).
+TailRow = tuple[int, str, str, str, int, str]
 
 
 class Durability(StrEnum):
@@ -187,7 +189,10 @@ class SqliteReadingStore:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A full disk (SQLITE_FULL) or an I/O error has rolled it back already, and
+                # a second ROLLBACK would hide that error behind "no transaction is active".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
     def metrics(
@@ -225,7 +230,8 @@ class SqliteReadingStore:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _reading_row(self, reading: Reading) -> str:
@@ -327,6 +333,24 @@ class SqliteReadingStore:
     def count_readings(self) -> int:
         row = self._reader().execute("SELECT COUNT(*) FROM readings").fetchone()
         return int(row[0])
+
+    # -- the InfluxDB forwarder's tail: in the order stored, by id --------------------
+    # Ids only grow: one writer, and INTEGER PRIMARY KEY takes the largest plus one.
+
+    def last_reading_id(self) -> int:
+        """The id of the newest stored reading (0: none yet)."""
+        row = self._reader().execute("SELECT MAX(id) FROM readings").fetchone()
+        return int(row[0] or 0)
+
+    def readings_after(self, after_id: int, limit: int) -> list[TailRow]:
+        """Up to ``limit`` readings stored after ``after_id``, oldest first."""
+        cursor = self._reader().execute(
+            "SELECT id, site, sensor, room, ts_ns, payload FROM readings WHERE id > ? "
+            "ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        rows: list[TailRow] = cursor.fetchall()
+        return rows
 
     def readings(self, site: str, sensor: str, limit: int = 1000) -> list[dict[str, Any]]:
         """A sensor's newest readings, newest first (for the console and tests)."""

@@ -1,4 +1,5 @@
-"""The topic half of the wire contract: ``<prefix>/<site>/<room>/<sensor_id>[/status]``."""
+"""The topic half of the wire contract: ``<prefix>/<site>/<room>/<sensor_id>[/status]``, and
+a gateway's batches on ``<prefix>/<site>/_batch`` (collectors/batch.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-BATCH_SEGMENT = "_batch"  # <prefix>/<site>/_batch: a gateway's JSON array (a later issue)
+BATCH_SEGMENT = "_batch"  # <prefix>/<site>/_batch: a gateway's JSON array of readings
 
 
 class TopicKind(StrEnum):
@@ -32,8 +33,18 @@ def status_topic(prefix: str, site: str, room: str, sensor: str) -> str:
     return f"{prefix}/{site}/{room}/{sensor}/status"
 
 
-def subscription(prefix: str) -> str:
-    """Everything under the prefix: topics that break the contract are quarantined, not ignored."""
+def batch_topic(prefix: str, site: str) -> str:
+    return f"{prefix}/{site}/{BATCH_SEGMENT}"
+
+
+def subscription(prefix: str, share_group: str | None = None) -> str:
+    """Everything under the prefix: topics that break the contract are quarantined, not ignored.
+
+    With a share group the broker hands each message to one member of the group (MQTT 5
+    shared subscriptions; Mosquitto 2 offers them on 3.1.1 too), so collectors scale out.
+    """
+    if share_group is not None:
+        return f"$share/{share_group}/{prefix}/#"
     return f"{prefix}/#"
 
 

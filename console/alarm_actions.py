@@ -35,6 +35,7 @@ from console.schemas import (
     LogEntryOut,
     NotificationOut,
     RotaOut,
+    RowId,
     ShelveIn,
     UnshelveIn,
     WindowIn,
@@ -63,7 +64,7 @@ def add_alarm_action_routes(router: APIRouter, ctx: ConsoleContext, access: Desk
         return ctx.actions
 
     @router.get("/alarms/{alarm_id}", responses=_READ_ERRORS)
-    def alarm_detail(alarm_id: int, who: Principal = access.reader) -> AlarmDetailOut:
+    def alarm_detail(alarm_id: RowId, who: Principal = access.reader) -> AlarmDetailOut:
         """An alarm with its audit trail, the notifications of its incident, the standard
         operating procedure of its category, and the readings around it."""
         found = access.alarm(who, alarm_id)
@@ -79,7 +80,7 @@ def add_alarm_action_routes(router: APIRouter, ctx: ConsoleContext, access: Desk
         )
 
     @router.post("/alarms/{alarm_id}/ack", responses=_ERRORS)
-    def ack(alarm_id: int, body: AckIn, who: Principal = access.acker) -> AckOut:
+    def ack(alarm_id: RowId, body: AckIn, who: Principal = access.acker) -> AckOut:
         """Acknowledge an alarm and the other unacknowledged alarms of its incident:
         pending calls stop at once and everybody already called is told who took it."""
         actions = service()
@@ -103,7 +104,7 @@ def add_shelve_routes(
     """Shelve and unshelve."""
 
     @router.post("/alarms/{alarm_id}/shelve", responses=_ERRORS)
-    def shelve(alarm_id: int, body: ShelveIn, who: Principal = access.shelver) -> AlarmOut:
+    def shelve(alarm_id: RowId, body: ShelveIn, who: Principal = access.shelver) -> AlarmOut:
         """Take an alarm off the callers' list until ``until``: up to an hour for a desk
         operator, up to the configured limit (24 h by default) for a supervisor; the
         person must also have ``can_shelve`` in the alerting file. A reason is required."""
@@ -120,7 +121,7 @@ def add_shelve_routes(
 
     @router.post("/alarms/{alarm_id}/unshelve", responses=_ERRORS)
     def unshelve(
-        alarm_id: int,
+        alarm_id: RowId,
         body: UnshelveIn | None = None,  # noqa: ARG001 - only an ignored ``by``, if anything
         who: Principal = access.shelver,
     ) -> AlarmOut:
@@ -184,7 +185,7 @@ def add_window_routes(
 
     @router.delete("/maintenance-windows/{window_id}", responses=_ERRORS)
     def close_window(
-        window_id: int,
+        window_id: RowId,
         by: Annotated[  # noqa: ARG001 - kept for older callers
             str | None, Query(deprecated=True, description="ignored: the logged-in user ends it")
         ] = None,

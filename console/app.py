@@ -27,7 +27,9 @@ from console.auth.dependencies import AUTH_ERRORS, require_site
 from console.checkpoints import build_checkpoints_router
 from console.context import AlarmReader, ConsoleContext, HistoryReader, ReadingsReader
 from console.inspections_api import build_inspections_router
+from console.metrics_route import build_metrics_router
 from console.reports.router import build_reports_router
+from console.request_errors import describe_request_errors
 from console.stream import describe_stream
 
 __all__ = [
@@ -59,7 +61,9 @@ class _ConsoleApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            describe_stream(super().openapi())  # fills and caches self.openapi_schema
+            document = super().openapi()  # fills and caches self.openapi_schema
+            describe_stream(document)
+            describe_request_errors(document)
         return super().openapi()
 
 
@@ -102,7 +106,9 @@ def _add_accounts_and_inspections(
 ) -> None:
     """Login, and what needs a person: the checklist app and its API, reports, checkpoints."""
     gate = gate or Gate(auth)
-    app.include_router(build_auth_router(auth, gate))
+    # A console published at an https address gets Secure cookies whatever its proxy says.
+    https = ctx.public_url.startswith("https://")
+    app.include_router(build_auth_router(auth, gate, published_over_https=https))
 
     # A default, not Annotated: ``gate`` is a local (see console.auth.dependencies).
     reader = Depends(gate.require(Permission.READ))
@@ -113,6 +119,8 @@ def _add_accounts_and_inspections(
 
     if ctx.inspections is not None:
         app.include_router(build_inspections_router(ctx.inspections, gate, ctx.alarms))
+    if ctx.metrics is not None:
+        app.include_router(build_metrics_router(ctx.metrics, gate))
     if ctx.reports is not None:
         app.include_router(
             build_reports_router(ctx.reports),

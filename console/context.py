@@ -17,6 +17,7 @@ from alerts.notifiers.twilio_account import TwilioSettings
 from alerts.routing import Routing
 from alerts.service import AlarmService
 from alerts.store import OutboxRow
+from collectors.influx_schema import SystemSample
 from collectors.sqlite_store import Bucket, QuarantinedMessage, SensorLatest
 from console.auth import AuthService
 from console.demo_actions import DemoInjector
@@ -132,3 +133,6 @@ class ConsoleContext:
     sops: SopStore | None = None
     # Demo mode only (``make demo``): injects a simulated incident. None: /api/demo/* is 404.
     demo: DemoInjector | None = None
+    # Lantai's own numbers (lantai/metrics.py), served at /metrics to a reader. None, or
+    # a console without accounts: /metrics is 404.
+    metrics: Callable[[], Sequence[SystemSample]] | None = None

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.models import Alarm, AlarmState
 from console.auth import Gate, Permission, Principal, Role
 from console.auth.dependencies import AUTH_ERRORS, require_site
-from console.schemas import LocalText, UtcTime
+from console.schemas import LocalText, RowId, UtcTime
 from inspections.alarms import place_names
 from inspections.errors import REASON_STATUS, Refused
 from inspections.models import (
@@ -355,7 +355,7 @@ def _add_task_routes(
         return [_task(service, t) for t in found]
 
     @router.get("/inspections/tasks/{task_id}", responses=_ERRORS)
-    def task(task_id: int, who: Principal = access.reader) -> TaskDetailOut:
+    def task(task_id: RowId, who: Principal = access.reader) -> TaskDetailOut:
         """A task with its answers, the sensors' current readings and its hazards."""
         found = access.task(who, task_id)
         previous = (
@@ -388,7 +388,7 @@ def _add_task_routes(
 
     @router.put("/inspections/tasks/{task_id}/answers/{item_key}", responses=_ERRORS)
     def answer(
-        task_id: int, item_key: str, body: AnswerIn, who: Principal = access.inspector
+        task_id: RowId, item_key: str, body: AnswerIn, who: Principal = access.inspector
     ) -> AnsweredOut:
         """Answer one item. A reading outside its limits fails; a failure opens a hazard.
         Resending the same ``client_id`` changes nothing; the newest answer wins."""
@@ -411,7 +411,7 @@ def _add_task_routes(
         return _answered(done)
 
     @router.post("/inspections/tasks/{task_id}/sign-off", responses=_ERRORS)
-    def sign_off(task_id: int, body: SignOffIn, who: Principal = access.inspector) -> TaskOut:
+    def sign_off(task_id: RowId, body: SignOffIn, who: Principal = access.inspector) -> TaskOut:
         """Sign the task off (every item answered, required photos there): done within
         the window by the phone's time, late after it."""
         access.task(who, task_id)
@@ -427,7 +427,7 @@ def _add_task_routes(
 def _add_photo_routes(router: APIRouter, service: InspectionService, access: _Access) -> None:
     @router.post("/inspections/tasks/{task_id}/photos", status_code=201, responses=_ERRORS)
     def task_photo(
-        task_id: int,
+        task_id: RowId,
         file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
         client_id: Annotated[str, Form(min_length=1, max_length=100)],
         item_key: Annotated[str, Form(min_length=1, max_length=64)],
@@ -449,7 +449,7 @@ def _add_photo_routes(router: APIRouter, service: InspectionService, access: _Ac
 
     @router.post("/hazards/{hazard_id}/photos", status_code=201, responses=_ERRORS)
     def hazard_photo(
-        hazard_id: int,
+        hazard_id: RowId,
         file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
         client_id: Annotated[str, Form(min_length=1, max_length=100)],
         who: Principal = access.rectifier,
@@ -475,7 +475,7 @@ def _add_photo_routes(router: APIRouter, service: InspectionService, access: _Ac
             **_ERRORS,
         },
     )
-    def photo(photo_id: int, who: Principal = access.reader) -> Response:
+    def photo(photo_id: RowId, who: Principal = access.reader) -> Response:
         """A photo's bytes (never changes once stored: cached for a year)."""
         found = service.photo(photo_id)
         if found is None:
@@ -540,12 +540,12 @@ def _add_hazard_routes(router: APIRouter, service: InspectionService, access: _A
         )
 
     @router.get("/hazards/{hazard_id}", responses=_ERRORS)
-    def hazard(hazard_id: int, who: Principal = access.reader) -> HazardOut:
+    def hazard(hazard_id: RowId, who: Principal = access.reader) -> HazardOut:
         """A hazard with its log."""
         return _hazard(service, access.hazard(who, hazard_id))
 
     @router.post("/hazards/{hazard_id}/assign", responses=_ERRORS)
-    def assign(hazard_id: int, body: AssignIn, who: Principal = access.manager) -> HazardOut:
+    def assign(hazard_id: RowId, body: AssignIn, who: Principal = access.manager) -> HazardOut:
         """Give the hazard an owner and a rectification deadline."""
         access.hazard(who, hazard_id)
         by = who.username
@@ -554,21 +554,23 @@ def _add_hazard_routes(router: APIRouter, service: InspectionService, access: _A
         )
 
     @router.post("/hazards/{hazard_id}/rectify", responses=_ERRORS)
-    def rectify(hazard_id: int, body: RectifyIn, who: Principal = access.rectifier) -> HazardOut:
+    def rectify(hazard_id: RowId, body: RectifyIn, who: Principal = access.rectifier) -> HazardOut:
         """Report the hazard rectified: what was done, with the hazard's photos."""
         access.hazard(who, hazard_id)
         by = who.username
         return _act(service, lambda: service.rectify(hazard_id, body.note, by, body.photo_ids))
 
     @router.post("/hazards/{hazard_id}/reinspect", responses=_ERRORS)
-    def reinspect(hazard_id: int, body: ReinspectIn, who: Principal = access.manager) -> HazardOut:
+    def reinspect(
+        hazard_id: RowId, body: ReinspectIn, who: Principal = access.manager
+    ) -> HazardOut:
         """Re-inspect: accepted closes the loop; rejected (with a reason) reassigns it."""
         access.hazard(who, hazard_id)
         by = who.username
         return _act(service, lambda: service.reinspect(hazard_id, body.accepted, by, body.note))
 
     @router.post("/hazards/{hazard_id}/file", responses=_ERRORS)
-    def file(hazard_id: int, body: FileIn, who: Principal = access.manager) -> HazardOut:
+    def file(hazard_id: RowId, body: FileIn, who: Principal = access.manager) -> HazardOut:
         """File an accepted hazard."""
         access.hazard(who, hazard_id)
         by = who.username

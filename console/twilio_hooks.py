@@ -25,7 +25,7 @@ from alerts.twilio_inbound import (
     voice_reply,
 )
 from console.context import ConsoleContext
-from console.schemas import ErrorOut
+from console.schemas import ErrorOut, RowId
 
 PREFIX = "/twilio"
 _XML = "application/xml"
@@ -74,7 +74,7 @@ def add_twilio_routes(router: APIRouter, ctx: ConsoleContext) -> None:
     @router.post(
         f"{PREFIX}/voice/{{outbox_id}}/keypress", response_class=Response, responses=_ERRORS
     )
-    async def keypress(outbox_id: int, request: Request) -> Response:
+    async def keypress(outbox_id: RowId, request: Request) -> Response:
         """The digit pressed during an alarm call: 1 acknowledges, 2 escalates now."""
         service, _, params = await _signed_form(request, ctx)
         digits = params.get("Digits", "")
@@ -85,7 +85,7 @@ def add_twilio_routes(router: APIRouter, ctx: ConsoleContext) -> None:
         return Response(voice_reply(answer.text, language), media_type=_XML)
 
     @router.post(f"{PREFIX}/status/{{outbox_id}}", status_code=204, responses=_ERRORS)
-    async def status(outbox_id: int, request: Request) -> Response:
+    async def status(outbox_id: RowId, request: Request) -> Response:
         """Twilio's delivery report for a message or call Lantai placed."""
         service, _, params = await _signed_form(request, ctx)
         sid = params.get("MessageSid") or params.get("CallSid") or ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,9 @@ def free_port() -> int:
         return port
 
 
-def mosquitto_config(port: int, data_dir: Path, *, persistence: bool = True) -> str:
+def mosquitto_config(
+    port: int, data_dir: Path, *, persistence: bool = True, as_root: bool = False
+) -> str:
     """The config Lantai runs a local Mosquitto with (loopback only, anonymous)."""
     lines = [
         "# Written by lantai.broker for a local broker on loopback; see deploy/ for production.",
@@ -58,6 +61,11 @@ def mosquitto_config(port: int, data_dir: Path, *, persistence: bool = True) -> 
         "log_type error",
         "log_type warning",
     ]
+    if persistence and as_root:
+        # Started as root (a container, CI), Mosquitto drops to the user "mosquitto", which
+        # cannot write the persistence file in a folder root made: it logs "Permission
+        # denied" and a restart loses every queued message and persistent session.
+        lines.append("user root")
     if persistence:
         lines += [
             "persistence true",
@@ -87,7 +95,10 @@ class MosquittoBroker:
     def start(self) -> MosquittoBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(self.port, self.data_dir), encoding="utf-8")
+        as_root = os.geteuid() == 0
+        conf.write_text(
+            mosquitto_config(self.port, self.data_dir, as_root=as_root), encoding="utf-8"
+        )
         self._log = (self.data_dir / "mosquitto.log").open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - our own binary and config
             [self.binary, "-c", str(conf)], stdout=self._log, stderr=self._log
@@ -96,13 +107,8 @@ class MosquittoBroker:
         return self
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            stop_process(self._proc)
         self._proc = None
         with contextlib.suppress(AttributeError):
             self._log.close()
@@ -195,3 +201,14 @@ def _wait_for_port(
             return
         time.sleep(0.05)
     raise TimeoutError(f"no broker listening on {host}:{port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not gone in 10 s (a broker persisting a big queue)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

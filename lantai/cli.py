@@ -14,6 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lantai.cli_collect import add_collect_parser
+from lantai.cli_dashboards import add_dashboards_parser
+from lantai.cli_db import add_db_parser
+from lantai.cli_deploy import add_deploy_parser
 from sensors.yamlconfig import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     return result
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of commands
     parser = argparse.ArgumentParser(
         prog="lantai", description="兰台 Lantai: archive safety monitoring"
     )
@@ -88,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--no-rules", action="store_true", help="leave the rules engine out")
     ingest.add_argument(
+        "--batch", type=int, default=1, help="readings per message, as arrays on <site>/_batch"
+    )
+    ingest.add_argument(
         "--rules-in-process",
         action="store_true",
         help="run the rules on the ingest thread (not in their own process), to compare",
@@ -108,7 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run the rules on the ingest thread (not in their own process), to compare",
     )
     alarm.set_defaults(func=_bench_alarm)
+    _add_soak_parsers(bench_sub)
     _add_user_parser(sub)
+    add_db_parser(sub)
+    add_deploy_parser(sub)
+    add_collect_parser(sub)
+    add_dashboards_parser(sub)
     return parser
 
 
@@ -170,6 +182,10 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Every timer run (two a second) and the schema check's setup would drown the log an
+    # operator reads; their warnings and errors still show.
+    for chatty in ("apscheduler", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load_settings(args.config)
     service = LantaiService(settings, load_facility(settings.facility))
     stop = threading.Event()
@@ -293,6 +309,7 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         rules=not args.no_rules,
         rules_in_process=args.rules_in_process,
+        batch=args.batch,
     )
     print(json.dumps(result))
     return 0
@@ -314,6 +331,65 @@ def _bench_alarm(args: argparse.Namespace) -> int:
         rules_in_process=args.rules_in_process,
     )
     print(json.dumps(result))
+    return 0
+
+
+def _add_soak_parsers(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    soak = bench_sub.add_parser("soak", help="the example site at 10x for N minutes: flat?")
+    soak.add_argument("--minutes", type=float, default=30)
+    soak.add_argument("--json", action="store_true", help="JSON lines: samples, then summary")
+    soak.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples")
+    soak.set_defaults(func=_bench_soak)
+    silence = bench_sub.add_parser("silence", help="time to detect a silent sensor")
+    silence.add_argument("--json", action="store_true", help="one JSON line (the default output)")
+    silence.set_defaults(func=_bench_silence)
+    every = bench_sub.add_parser("all", help="every benchmark, one JSON object, the machine")
+    every.add_argument("--json", action="store_true", help="one JSON object (the default output)")
+    every.add_argument("--quick", action="store_true", help="one ingest round, short runs")
+    every.add_argument(
+        "--write-readme",
+        type=Path,
+        nargs="?",
+        const=Path("README.md"),
+        metavar="README",
+        help="replace the table between the bench-all markers (default README.md)",
+    )
+    every.set_defaults(func=_bench_all)
+
+
+def _bench_soak(args: argparse.Namespace) -> int:
+    from lantai.bench import soak  # noqa: PLC0415
+
+    if not args.json:
+        print(soak.SAMPLE_HEADER, flush=True)
+    show = soak.sample_line if args.json else soak.sample_row
+    summary = soak.run_soak(
+        args.minutes, sample_s=args.sample_s, on_sample=lambda s: print(show(s), flush=True)
+    )
+    print(json.dumps({"summary": summary}) if args.json else json.dumps(summary, indent=2))
+    return 0
+
+
+def _bench_silence(_args: argparse.Namespace) -> int:
+    from lantai.bench.silence import run_silence_bench  # noqa: PLC0415
+
+    print(json.dumps(run_silence_bench()))
+    return 0
+
+
+def _bench_all(args: argparse.Namespace) -> int:
+    from lantai.bench import all as bench_all  # noqa: PLC0415
+
+    if args.write_readme is not None:
+        try:  # before a quarter of an hour of benchmarks, not after
+            bench_all.check_markers(args.write_readme)
+        except bench_all.MarkersMissingError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_CONFIG
+    result = bench_all.run_all(quick=args.quick)
+    print(json.dumps(result))
+    if args.write_readme is not None:
+        bench_all.write_readme(args.write_readme, result)
     return 0
 
 
@@ -446,6 +522,7 @@ def _auth_service(args: argparse.Namespace) -> Iterator[AuthService]:
     from alerts.tables import create_state_engine  # noqa: PLC0415
     from console.auth.service import AuthContext, AuthService  # noqa: PLC0415
     from console.auth.settings import AuthSettings  # noqa: PLC0415
+    from lantai.database import upgrade_to_head  # noqa: PLC0415
     from sensors.clock import SystemClock  # noqa: PLC0415
 
     url = args.state_url
@@ -461,6 +538,7 @@ def _auth_service(args: argparse.Namespace) -> Iterator[AuthService]:
             settings = configured
     engine = create_state_engine(url)
     try:
+        upgrade_to_head(engine)  # the whole schema, as `lantai run` will want it
         auth = AuthService(AuthContext(engine=engine, clock=SystemClock(), settings=settings))
         auth.start()
         yield auth

@@ -26,6 +26,7 @@ from alerts.service import AlarmService
 from alerts.store import AlarmStore
 from alerts.tables import create_state_engine
 from collectors.decode import Decoder
+from collectors.influx_forwarder import InfluxForwarder, InfluxState, MetricsToInflux
 from collectors.ingest import Ingest
 from collectors.mqtt_source import PahoSource
 from collectors.sqlite_store import SqliteReadingStore
@@ -39,15 +40,24 @@ from inspections.service import InspectionService
 from inspections.store import InspectionStore
 from inspections.templates import default_templates, load_templates
 from lantai.alerting import build_notifiers, load_routing
+from lantai.database import upgrade_to_head
+from lantai.influx_alarms import InfluxAlarmListener
+from lantai.influx_health import InfluxHealthAlarm
+from lantai.influx_sink import build_forwarder
+from lantai.metrics import SYSTEM_SAMPLE_INTERVAL_S, SystemMetrics
 from lantai.settings import LantaiSettings
 from rules.config import load_rules
 from rules.engine import RulesEngine
 from rules.persistence import SqlStateStore
 from rules.process import RulesProcess, RulesSpec
 from sensors.clock import Clock, SystemClock
+from sensors.events import MetricSink
 from sensors.facility import Facility
+from sensors.yamlconfig import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
+# How often the InfluxDB sink's alarm (spool nearly full, low disk, long outage) is checked.
+INFLUX_HEALTH_INTERVAL_S = 30.0
 
 
 class LantaiService:
@@ -61,10 +71,24 @@ class LantaiService:
         *,
         extra_listeners: Sequence[ChangeListener] = (),
     ) -> None:
+        if settings.mqtt.share_group is not None:
+            # Behind a shared subscription the rules would see only part of each sensor's
+            # readings; their state is per sensor (README "Many archives").
+            problem = "a shared subscription is for `lantai collect`; the rules need them all"
+            raise ConfigError([ConfigProblem("settings", None, "mqtt.share_group", problem)])
         self.settings = settings
         self.facility = facility
         self.clock = clock or SystemClock()
         self.readings = SqliteReadingStore(settings.store.readings_path, settings.store.durability)
+        # InfluxDB is downstream of the store: a forwarder tails what is stored, on its own
+        # thread (None: no InfluxDB). Alarm changes and room metrics are queued for it.
+        self.influx: InfluxForwarder | None = None
+        influx_listeners: list[ChangeListener] = []
+        self._metric_sink: MetricSink = self.readings
+        if settings.influx is not None:
+            self.influx = build_forwarder(settings.influx, self.readings, facility, self.clock)
+            influx_listeners.append(InfluxAlarmListener(self.influx, self.clock))
+            self._metric_sink = MetricsToInflux(self.readings, self.influx)
         self._state_engine = create_state_engine(settings.state.url)
         self.alarm_store = AlarmStore(self._state_engine)
         self.feed = AlarmFeed()
@@ -75,7 +99,17 @@ class LantaiService:
             self.clock,
             routing=self.routing,
             notifiers=build_notifiers(settings),
-            listeners=[LogListener(), ConsoleListener(self.feed), *extra_listeners],
+            listeners=[
+                LogListener(),
+                ConsoleListener(self.feed),
+                *influx_listeners,
+                *extra_listeners,
+            ],
+        )
+        self.influx_health = (
+            InfluxHealthAlarm(self.influx, self.alarms, facility, self.clock)
+            if self.influx is not None
+            else None
         )
         self.source = PahoSource(settings.mqtt)
         self.rule_state = SqlStateStore(self._state_engine)
@@ -121,7 +155,7 @@ class LantaiService:
                 self.clock,
                 rules=rule_file,
                 tasks=self.inspections,
-                metrics=self.readings,
+                metrics=self._metric_sink,
                 state_store=self.rule_state,
                 input_healthy=self._input_healthy,
             )
@@ -131,7 +165,7 @@ class LantaiService:
                 RulesSpec(facility, rule_file, settings.state.url),
                 self.alarms,
                 tasks=self.inspections,
-                metrics=self.readings,
+                metrics=self._metric_sink,
                 input_healthy=self._input_healthy,
                 clock=self.clock,
             )
@@ -141,6 +175,18 @@ class LantaiService:
             self.readings,
             self.clock,
             self.rules,
+        )
+        # Lantai's own numbers: /metrics, and lantai_system points in InfluxDB.
+        self.metrics = SystemMetrics(
+            facility=facility,
+            clock=self.clock,
+            ingest=self.ingest,
+            source=self.source,
+            readings=self.readings,
+            rules=self.rules,
+            outbox=self.alarms.outbox,
+            state=self._state_engine,
+            influx=self._influx_state,
         )
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._server: uvicorn.Server | None = None
@@ -177,12 +223,19 @@ class LantaiService:
                 "failed": self.alarms.outbox.failed,
             },
             "problems": problems,
+            # InfluxDB's troubles are not Lantai's: they raise the influx_spool alarm, and
+            # the health verdict (compose's check) stays with the monitoring itself.
+            "influx": _influx_health(self.influx),
             **({"demo": True} if self.demo is not None else {}),
         }
 
     def start(self, *, console: bool = True) -> None:
         self._started_at = self.clock.now()
+        # The schema first: every store below finds its tables at the newest revision.
+        upgrade_to_head(self._state_engine)
         self.readings.start()
+        if self.influx is not None:
+            self.influx.start()
         self.alarms.start()
         self.auth.start()
         self.sops.start()
@@ -207,9 +260,37 @@ class LantaiService:
             max_instances=1,
             coalesce=True,
         )
+        if self.influx is not None:
+            self._scheduler.add_job(
+                self.forward_system_samples,
+                "interval",
+                seconds=SYSTEM_SAMPLE_INTERVAL_S,
+                id="system-samples",
+                max_instances=1,
+                coalesce=True,
+            )
+        if self.influx_health is not None:
+            self._scheduler.add_job(
+                self.influx_health.check,
+                "interval",
+                seconds=INFLUX_HEALTH_INTERVAL_S,
+                id="influx-health",
+                max_instances=1,
+                coalesce=True,
+            )
         self._scheduler.start()
         if console:
             self._start_console()
+
+    def _influx_state(self) -> InfluxState | None:
+        """The InfluxDB forwarder's health view; None without InfluxDB."""
+        return None if self.influx is None else self.influx.state()
+
+    def forward_system_samples(self) -> None:
+        """Hand Lantai's own numbers to InfluxDB (the system-health board reads them)."""
+        if self.influx is not None:
+            now = self.clock.now()
+            self.influx.enqueue_system(self.metrics.collect_at(now), now)
 
     def _start_console(self) -> None:
         app = create_app(
@@ -231,6 +312,7 @@ class LantaiService:
                 history=self.readings,
                 sops=self.sops,
                 demo=self.demo,
+                metrics=self.metrics.collect,
             )
         )
         c = self.settings.console
@@ -264,5 +346,18 @@ class LantaiService:
         self.rules.stop()
         self.inspection_timer.stop()
         self.alarms.stop()
+        if self.influx is not None:
+            self.influx.stop()
         self.readings.stop()
         self._state_engine.dispose()
+
+
+def _influx_health(influx: InfluxForwarder | None) -> dict[str, object] | None:
+    """The forwarder's state for /api/health; None without InfluxDB."""
+    if influx is None:
+        return None
+    state = influx.state()
+    view: dict[str, object] = asdict(state)
+    view["failing_since"] = state.failing_since.isoformat() if state.failing_since else None
+    view["problems"] = state.problems
+    return view

@@ -7,15 +7,19 @@ be moved as a whole. Any field may be set from the environment as ``LANTAI_<SECT
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from alerts.notifiers.email import SmtpSettings
 from alerts.notifiers.twilio_account import TwilioSettings
 from alerts.notifiers.webhook import WebhookEndpoint
+from collectors.influx_settings import InfluxSettings
 from collectors.mqtt_source import MqttSettings
 from collectors.sqlite_store import Durability
 from console.auth.settings import AuthSettings
@@ -35,9 +39,23 @@ class StoreSettings(_Section):
 
 
 class StateSettings(_Section):
-    """Alarms (and later tasks, hazards, users): any SQLAlchemy URL; SQLite by default."""
+    """Alarms, tasks, hazards, users and audit: SQLite by default, or PostgreSQL
+    (``postgresql+psycopg://user@host/db``, ``pip install 'lantai[postgresql]'``). The
+    schema is migrated at start (lantai/database.py)."""
 
-    url: str = "sqlite:///data/state.db"
+    # repr=False: a PostgreSQL URL holds the password; the repr shows it masked.
+    url: str = Field(default="sqlite:///data/state.db", repr=False)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", _without_password(self.url)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password shown as ***, for reprs and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a database URL>"
 
 
 class ConsoleSettings(_Section):
@@ -75,6 +93,9 @@ class LantaiSettings(BaseSettings):
     smtp: SmtpSettings | None = None
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)
     mqtt: MqttSettings = MqttSettings()
+    # InfluxDB for the Grafana boards (collectors/example-influx.yaml shows the section);
+    # none keeps readings in SQLite only. The token: LANTAI_INFLUX__TOKEN.
+    influx: InfluxSettings | None = None
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     console: ConsoleSettings = ConsoleSettings()

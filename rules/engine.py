@@ -47,6 +47,8 @@ SensorKey = tuple[str, str]  # (site, sensor)
 ENGINE_RECORD = "_engine"
 # A restart or a reconnect takes a few seconds; only a longer outage raises the meta alarm.
 DEGRADED_AFTER = timedelta(seconds=30)
+# A wall-clock step smaller than this is drift, not worth moving timers for.
+CLOCK_STEP_TOLERANCE = timedelta(seconds=2)
 
 
 @dataclass(slots=True)
@@ -97,6 +99,9 @@ class RulesEngine:
         self._degraded_raised = False
         self._dirty: set[Cell] = set()
         self._last_save: datetime | None = None
+        # (wall, monotonic) at the last sweep: a difference between the two gaps is a step
+        # of the wall clock (NTP), not time passing.
+        self._last_sweep: tuple[datetime, float] | None = None
         self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
         self.stats = EngineStats(rules=self._set.rule_count)
 
@@ -121,16 +126,25 @@ class RulesEngine:
     def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
         outputs: list[Output] = []
         evaluations = 0
+        # Locals, not attributes: this loop runs once per reading and rule (hot path).
+        slot_of = self._slots.get
+        last_seen = self._last_seen
+        silent = self._silent
         with self._lock:
             dirty = self._dirty  # under the lock: save() swaps the set
             for reading in readings:
                 key = (reading.site, reading.sensor)
-                slot = self._slots.get(key)
+                slot = slot_of(key)
                 if slot is None:
                     continue
-                self._heard(key, slot, reading.received_at, outputs)
+                # _heard, inlined for the common case of a sensor that was not silent.
+                if key in silent:
+                    self._heard(key, slot, reading.received_at, outputs)
+                else:
+                    last_seen[key] = reading.received_at
                 now = reading.ts
-                for rule, evaluate, cell, subject in slot.evaluators:
+                evaluators = slot.evaluators
+                for rule, evaluate, cell, subject in evaluators:
                     state = cell.value
                     new, out = evaluate(rule, state, reading, subject, now)
                     if new is not state:
@@ -138,7 +152,7 @@ class RulesEngine:
                         dirty.add(cell)
                     if out:
                         outputs.extend(out)
-                evaluations += len(slot.evaluators)
+                evaluations += len(evaluators)
             for update in presence:
                 self._presence(update, outputs)
             self.stats.readings += len(readings)
@@ -169,9 +183,11 @@ class RulesEngine:
     def tick(self) -> None:
         """Sweep silence timers and every rule's timers (called every few seconds)."""
         now = self._clock.now()
+        elapsed = self._clock.monotonic()
         outputs: list[Output] = []
         with self._lock:
             self.stats.sweeps += 1
+            self._follow_clock_step(now, elapsed)
             healthy = self._input_healthy is None or self._input_healthy()
             if healthy:
                 self._recovered(now, outputs)
@@ -183,6 +199,42 @@ class RulesEngine:
         self._emit(outputs)
         if self._last_save is None or now - self._last_save >= self._save_every:
             self.save()
+
+    def _follow_clock_step(self, now: datetime, elapsed: float) -> None:
+        """Silence is timed on the wall clock, from each sensor's last receive time: when
+        NTP steps that clock, move those times with it, or a step forward makes every
+        sensor "silent" at once and a step back hides a dead one for the step's length.
+
+        Only times taken before the step move. Forward, those are the ones up to what the
+        clock would say without the step; back, the ones ahead of the new time or older
+        than the sweep's span (a reading heard since the step lies within it).
+        """
+        last, self._last_sweep = self._last_sweep, (now, elapsed)
+        if last is None:
+            return
+        wall, mono = last
+        passed = timedelta(seconds=elapsed - mono)
+        step = (now - wall) - passed
+        if abs(step) <= CLOCK_STEP_TOLERANCE:
+            return
+        if step > timedelta(0):
+            unstepped = wall + passed
+
+            def before_step(seen: datetime) -> bool:
+                return seen <= unstepped
+        else:
+            since_step = now - passed
+
+            def before_step(seen: datetime) -> bool:
+                return seen > now or seen < since_step
+
+        seen_times = self._last_seen
+        for key, seen in seen_times.items():
+            if before_step(seen):
+                seen_times[key] = seen + step
+        if self._unhealthy_since is not None:
+            self._unhealthy_since += step
+        log.warning("the wall clock stepped by %s; the silence timers moved with it", step)
 
     def _degrading(self, now: datetime, outputs: list[Output]) -> None:
         # Lantai cannot hear: hold every timer (a sensor is not silent, a door not held

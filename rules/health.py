@@ -9,7 +9,7 @@ are per sensor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
@@ -23,6 +23,7 @@ from sensors.facility import SensorKind
 from sensors.reading import Reading
 
 _THERMAL = frozenset({SensorKind.CLIMATE, SensorKind.HEAT})
+_ZERO = timedelta(0)
 
 
 def _verdict(config: RuleConfig) -> Verdict:
@@ -57,17 +58,15 @@ class StuckRule:
     tolerance: float
     window: timedelta
     verdict: Verdict
+    # How stale the recorded movement may get: a 36th of the window (10 min of 6 h).
+    # Real sensors jitter, so "it moved" is true on nearly every reading; recording it
+    # every time would allocate a state per reading. A stuck verdict needs a whole window
+    # of stillness, so noting movement at most this often delays an alarm by at most this
+    # much and never raises a false one. Computed once: every reading compares with it.
+    refresh: timedelta = field(init=False)
 
-    @property
-    def refresh(self) -> timedelta:
-        """How stale the recorded movement may get: a 36th of the window (10 min of 6 h).
-
-        Real sensors jitter, so "it moved" is true on nearly every reading; recording it
-        every time would allocate a state per reading. A stuck verdict needs a whole window
-        of stillness, so noting movement at most this often delays an alarm by at most
-        this much and never raises a false one.
-        """
-        return self.window / 36
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refresh", self.window / 36)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,24 +90,26 @@ def evaluate_stuck(
     if t is None and rh is None:
         return state, NO_OUTPUTS
     since = state.since
-    if since is not None and _same(state.temperature, t, rule) and _same(state.humidity, rh, rule):
-        if state.raised or now - since < rule.window:
-            return state, NO_OUTPUTS
-        hours = f"{rule.window.total_seconds() / 3600:g}"
-        values = _values(t, rh)
-        event = raise_event(
-            rule.verdict,
-            subject,
-            now,
-            f"{subject.room} 传感器 {subject.sensor} 读数 {hours} 小时未变化"
-            f"（{values}），可能已卡死",
-            f"Sensor {subject.sensor} in {subject.room} has reported {values} for {hours} h: "
-            "stuck?",
-            values,
-        )
-        return StuckState(since, state.temperature, state.humidity, raised=True), (event,)
-    if not state.raised and since is not None and timedelta(0) <= now - since < rule.refresh:
-        return state, NO_OUTPUTS  # moved, recently enough noted: see StuckRule.refresh
+    if since is not None:
+        age = now - since
+        if _same(state.temperature, t, rule) and _same(state.humidity, rh, rule):
+            if state.raised or age < rule.window:
+                return state, NO_OUTPUTS
+            hours = f"{rule.window.total_seconds() / 3600:g}"
+            values = _values(t, rh)
+            event = raise_event(
+                rule.verdict,
+                subject,
+                now,
+                f"{subject.room} 传感器 {subject.sensor} 读数 {hours} 小时未变化"
+                f"（{values}），可能已卡死",
+                f"Sensor {subject.sensor} in {subject.room} has reported {values} for {hours} h: "
+                "stuck?",
+                values,
+            )
+            return StuckState(since, state.temperature, state.humidity, raised=True), (event,)
+        if not state.raised and _ZERO <= age < rule.refresh:
+            return state, NO_OUTPUTS  # moved, recently enough noted: see StuckRule.refresh
     outputs: Outputs = NO_OUTPUTS
     if state.raised:  # any change clears: the sensor is measuring again
         outputs = (clear_event(rule.verdict, subject, now, _values(t, rh)),)
@@ -172,11 +173,16 @@ def evaluate_spike(
     at = state.at
     if at is not None and now <= at:
         return state, NO_OUTPUTS  # a repeat or an older reading replayed: no order to judge
-    dt = abs(t - state.temperature) if t is not None and state.temperature is not None else 0.0
-    drh = abs(rh - state.humidity) if rh is not None and state.humidity is not None else 0.0
-    within_limits = dt <= rule.max_jump_temperature and drh <= rule.max_jump_humidity
-    outputs: Outputs = NO_OUTPUTS
+    # A value missing on either side is no jump (the limits are positive).
+    t0, rh0 = state.temperature, state.humidity
+    within_limits = (t is None or t0 is None or abs(t - t0) <= rule.max_jump_temperature) and (
+        rh is None or rh0 is None or abs(rh - rh0) <= rule.max_jump_humidity
+    )
     raised = state.raised
+    if within_limits and not raised:
+        # The common path, on every reading: only the predecessor moves on.
+        return SpikeState(now, t, rh), NO_OUTPUTS
+    outputs: Outputs = NO_OUTPUTS
     if not within_limits and not raised and at is not None and now - at < rule.within:
         before, after = _values(state.temperature, state.humidity), _values(t, rh)
         seconds = round((now - at).total_seconds())
@@ -230,6 +236,14 @@ class ClockSkewRule:
     steady_readings: int
     clear_within: float
     verdict: Verdict
+    # ±max_skew as durations: every reading with a clock is compared with them, and
+    # comparing two durations costs less than turning one into seconds first.
+    earliest: timedelta = field(init=False)
+    latest: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "earliest", timedelta(seconds=-self.max_skew))
+        object.__setattr__(self, "latest", timedelta(seconds=self.max_skew))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +268,16 @@ def evaluate_clock_skew(
         return state, NO_OUTPUTS  # no clock of its own: the receive time stands in
     # The alarm is dated by our receive time: the reading's own time is the suspect.
     received = reading.received_at
-    ahead = (ts - received).total_seconds()
-    if -rule.max_skew <= ahead <= rule.max_skew:
-        if state.raised and abs(ahead) <= rule.clear_within:
-            event = clear_event(rule.verdict, subject, received, round(ahead))
-            return CLOCK_SKEW_INITIAL, (event,)
+    offset = ts - received
+    if rule.earliest <= offset <= rule.latest:
+        if state.raised:
+            ahead = offset.total_seconds()
+            if abs(ahead) <= rule.clear_within:
+                event = clear_event(rule.verdict, subject, received, round(ahead))
+                return CLOCK_SKEW_INITIAL, (event,)
         # Back in the band: a run of lagging readings is broken (a raised alarm waits).
         return (CLOCK_SKEW_INITIAL if state.lags else state), NO_OUTPUTS
+    ahead = offset.total_seconds()
     if state.raised:
         return state, NO_OUTPUTS
     if ahead > 0:  # from the future: no delay explains that, only a wrong clock

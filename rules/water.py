@@ -133,9 +133,10 @@ def evaluate_condensation(
     t = p.temperature
     if t is None:
         return state, NO_OUTPUTS
+    rh = p.humidity
     sensor = reading.sensor
     surfaces = rule.surfaces
-    is_surface = sensor in surfaces if surfaces is not None else p.humidity is None
+    is_surface = sensor in surfaces if surfaces is not None else rh is None
     if is_surface:
         if (sensor, t) in state.surfaces:
             return state, NO_OUTPUTS
@@ -143,13 +144,13 @@ def evaluate_condensation(
         new = CondensationState(
             state.dew_point, state.air_sensor, (*kept, (sensor, t)), state.raised
         )
-    elif p.humidity is not None:
+    elif rh is not None:
         if not state.surfaces:
             # No surface measured yet: nothing to compare with, and rooms without probes
             # (most of them) stay on this read-only path. The next air reading after a
             # probe's first one fills the dew point in.
             return state, NO_OUTPUTS
-        dew = dew_point(t, p.humidity)
+        dew = dew_point(t, rh)
         if dew == state.dew_point and sensor == state.air_sensor:
             return state, NO_OUTPUTS
         new = CondensationState(dew, sensor, state.surfaces, state.raised)

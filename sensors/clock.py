@@ -13,9 +13,14 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Tells the current time as an aware UTC datetime."""
+    """Tells the current time as an aware UTC datetime, and how much time has passed."""
 
     def now(self) -> datetime: ...
+
+    def monotonic(self) -> float:
+        """Seconds that only ever pass: an NTP step moves ``now()`` and not this, so
+        comparing the two tells a step of the wall clock from time passing."""
+        ...
 
 
 class SystemClock:
@@ -23,6 +28,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class FakeClock:
@@ -33,21 +41,35 @@ class FakeClock:
         if self._now.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
         self._lock = threading.Lock()
+        self._elapsed = 0.0  # monotonic seconds: time passing, never a step
 
     def now(self) -> datetime:
         with self._lock:
             return self._now
 
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._elapsed
+
     def advance(self, delta: timedelta | float) -> datetime:
-        """Move forward by ``delta`` (a timedelta or seconds) and return the new time."""
+        """Let ``delta`` (a timedelta or seconds) pass and return the new time."""
         step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
         with self._lock:
             self._now += step
+            self._elapsed += step.total_seconds()
             return self._now
 
     def set(self, when: datetime) -> None:
+        """Move to ``when`` as if the time between had passed."""
         with self._lock:
+            self._elapsed += (when - self._now).total_seconds()
             self._now = when
+
+    def step(self, delta: timedelta) -> datetime:
+        """An NTP step: the wall clock jumps by ``delta``; no time passes."""
+        with self._lock:
+            self._now += delta
+            return self._now
 
 
 def to_ns(when: datetime) -> int:

@@ -7,7 +7,7 @@ a local Twilio stand-in and a local SMTP server, for scenario tests that read li
     assert desk.log() == [("02:05:00", "sms", "zhao", "sent"), ...]
 
 ``Desk.restart()`` abandons the service without stopping it (as a crash would) and builds
-a new one on the same database file.
+a new one on the same database: a SQLite file by default, or ``url`` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from sqlalchemy.engine import Engine
 
 from alerts.config import load_alerting
 from alerts.models import Alarm, Via
@@ -97,10 +98,11 @@ class Desk:
     clock: FakeClock
     twilio: FakeTwilio
     smtp: Smtp
-    db: Path
+    url: str
     routing: Routing
     service: AlarmService = field(init=False)
     notifiers: dict[Channel, Notifier] = field(init=False)
+    engines: list[Engine] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -111,10 +113,12 @@ class Desk:
         twilio: FakeTwilio,
         smtp: Smtp,
         alerting: Path = EXAMPLE_ALERTING,
+        url: str | None = None,
     ) -> Desk:
         twilio.now = clock.now  # Twilio's records carry the scenario's time
         routing = Routing(load_alerting(alerting, facility), facility)
-        desk = cls(facility, clock, twilio, smtp, tmp_path / "state.db", routing)
+        url = url or f"sqlite:///{tmp_path / 'state.db'}"
+        desk = cls(facility, clock, twilio, smtp, url, routing)
         desk.service = desk._build()
         return desk
 
@@ -131,7 +135,7 @@ class Desk:
             Channel.VOICE: VoiceNotifier(twilio),
             Channel.EMAIL: EmailNotifier(mail),
         }
-        store = AlarmStore(create_state_engine(f"sqlite:///{self.db}"))
+        store = AlarmStore(self.engine())
         service = AlarmService(
             store,
             self.facility,
@@ -142,6 +146,17 @@ class Desk:
         )
         service.start(deliver=False)
         return service
+
+    def engine(self) -> Engine:
+        """A new engine on the desk's database, as a new process or reader would make."""
+        made = create_state_engine(self.url)
+        self.engines.append(made)
+        return made
+
+    def close(self) -> None:
+        """Let go of every connection (PostgreSQL drops the test's schema afterwards)."""
+        for made in self.engines:
+            made.dispose()
 
     def restart(self) -> None:
         """A crash and a new process: the old service is dropped, not stopped."""
@@ -219,7 +234,7 @@ class Desk:
     def log(self, *, kind: str | None = "alarm") -> list[tuple[str, str, str, str]]:
         """Every message as (local send time or "-", channel, person, state), in order."""
         zone = self.facility.sites[SITE].timezone
-        with create_state_engine(f"sqlite:///{self.db}").connect() as conn:
+        with self.engine().connect() as conn:
             query = sa.select(outbox).order_by(outbox.c.id)
             if kind is not None:
                 query = query.where(outbox.c.kind == kind)
@@ -247,7 +262,7 @@ class Desk:
         return found
 
     def service_store(self) -> AlarmStore:
-        return AlarmStore(create_state_engine(f"sqlite:///{self.db}"))
+        return AlarmStore(self.engine())
 
     def ack(self, key: str, by: str, comment: str | None = None) -> None:
         self.service.ack(self.alarm(key).id, by, Via.CONSOLE, comment)

@@ -13,6 +13,7 @@ from lantai.broker import MosquittoBroker
 from rules.kinds import Target
 from sensors.clock import FakeClock
 from sensors.facility import Facility, load_facility
+from tests.postgres_server import PostgresUnavailableError, running_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = ROOT / "sensors" / "example-site.yaml"
@@ -32,6 +33,17 @@ def fresh_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     started = MosquittoBroker(tmp_path / "mosquitto").start()
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL server for the session's state tests (tests/postgres_server.py); the
+    tests that need it skip, saying why, where none answers and none can be started."""
+    try:
+        with running_postgres() as url:
+            yield url
+    except PostgresUnavailableError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +25,7 @@ import pytest
 from pydantic import SecretStr
 
 from alerts.notifiers.twilio_account import TwilioSettings
+from tests.local_http import LocalHttpServer
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tok-" + "5ecret" * 5  # distinctive, so a leak is easy to find
@@ -79,28 +80,20 @@ class FakeTwilio:
         # Twilio's clock, for date_created and date filters; tests may set a fixed one.
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._state = _State()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll interval: stop() waits for the serving loop to notice.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-twilio", daemon=True
-        )
+        self._http = LocalHttpServer(_handler_for(self), "fake-twilio")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> FakeTwilio:
         """Serve in a background thread."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     @property
     def requests(self) -> list[Recorded]:

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,9 +34,7 @@ from alerts.tables import alarms, create_state_engine
 from sensors.clock import FakeClock
 from sensors.events import AlarmEvent, Category, Severity, Transition
 from sensors.facility import Facility
-
-# Trust authentication on the development machine; CI may have no server yet.
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.postgres_server import PgSchema, postgres_url
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -105,35 +102,18 @@ def clear(key: str = HUMIDITY, at: datetime = T0, room: str = "B2-01") -> AlarmE
 # --- state databases ------------------------------------------------------------------------
 
 
-def postgres_url(schema: str, *, timezone: str | None = None) -> str:
-    """The test server, with unqualified tables resolved in ``schema``."""
-    options = f"-csearch_path={schema}"
-    if timezone is not None:
-        options += f" -ctimezone={timezone}"
-    return f"{POSTGRES_URL}?options={quote(options)}"
-
-
 @pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A fresh schema on the PostgreSQL test server, dropped afterwards; skip if none answers."""
-    try:
-        admin = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    except ImportError as exc:  # pragma: no cover - the driver is a test dependency
-        pytest.skip(f"PostgreSQL driver not installed ({exc}); pip install 'psycopg[binary]'")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {exc.orig}")
-    schema = f"lantai_test_{uuid.uuid4().hex[:12]}"
+def pg_schema(postgres_server: str) -> Iterator[PgSchema]:
+    """A fresh schema on the session's PostgreSQL server, dropped afterwards."""
+    admin = sa.create_engine(postgres_server)
+    schema = PgSchema(postgres_server, f"lantai_test_{uuid.uuid4().hex[:12]}")
     with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema.name}"'))
     try:
         yield schema
     finally:
         with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(sa.text(f'DROP SCHEMA "{schema.name}" CASCADE'))
         admin.dispose()
 
 
@@ -566,7 +546,7 @@ def test_shelve_and_window_times_given_in_local_time_keep_their_instant(
 
 
 def test_times_are_utc_whatever_the_postgresql_session_time_zone(
-    pg_schema: str, facility: Facility, clock: FakeClock
+    pg_schema: PgSchema, facility: Facility, clock: FakeClock
 ) -> None:
     engine = create_state_engine(postgres_url(pg_schema, timezone="Asia/Shanghai"))
     try:

@@ -41,7 +41,7 @@ from console.auth import (
 )
 from sensors.clock import FakeClock
 from tests.console_server import serve
-from tests.test_alerts import postgres_url
+from tests.postgres_server import postgres_url
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "console" / "static"
 # Long enough for the rules; every test account has it unless a test says otherwise.

@@ -10,6 +10,7 @@ Set LANTAI_SCREENSHOTS=1 to refresh docs/screenshots/checklist-*.png.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -650,3 +651,16 @@ def test_a_photo_the_server_will_not_take_stays_on_the_phone_with_the_reason(
         # The answer itself went through; the photo waits for the guard's decision.
         assert [a.item_key for a in server.task(task.id).answers] == ["no-leaks"]
         expect(failed.get_by_role("button", name="重试")).to_be_visible()
+
+
+def test_the_page_reads_the_same_cache_the_service_worker_keeps() -> None:
+    # api.js falls back to the service worker's copy itself when a slow phone times out
+    # first; both must name the one cache, and the tests' wait names it too.
+    app = Path(__file__).resolve().parent.parent / "console" / "static" / "app"
+    sw = (app / "sw.js").read_text(encoding="utf-8")
+    api = (app / "api.js").read_text(encoding="utf-8")
+    version = re.search(r'const VERSION = "([^"]+)";', sw)
+    assert version is not None
+    assert "const DATA_CACHE = `${VERSION}-data`;" in sw
+    assert f'const DATA_CACHE = "{version.group(1)}-data";' in api
+    assert f"{version.group(1)}-data" == APP_CACHE

@@ -80,7 +80,7 @@ def test_timestamps_in_every_contract_form(
         ("archive/yunxi/B2-01/b201-th1/extra/level", b"{}", Reason.BAD_TOPIC),
         ("archive/yunxi/B2 01/b201-th1", b"{}", Reason.BAD_TOPIC),
         ("other/yunxi/B2-01/b201-th1", b"{}", Reason.BAD_TOPIC),
-        ("archive/yunxi/_batch", b"[]", Reason.BAD_TOPIC),
+        ("archive/yunxi/_batch", b"[]", Reason.NOT_AN_OBJECT),  # an empty batch
         (TOPIC + "/status", b"maybe", Reason.BAD_STATUS),
     ],
 )

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alerts.config import load_alerting
 from alerts.routing import Routing
@@ -66,11 +67,32 @@ def _load_inspections(path: Path) -> object:
     return facility
 
 
+def _load_influx_settings(path: Path) -> object:
+    # A whole settings file whose point is its influx section.
+    assert load_settings(path).influx is not None
+    return _load_settings(path)
+
+
+def _load_prometheus(path: Path) -> object:
+    # Prometheus' scrape job for /metrics (tests/test_metrics.py checks path and auth):
+    # it names the example settings' console port and the example site.
+    (job,) = yaml.safe_load(path.read_text(encoding="utf-8"))["scrape_configs"]
+    settings = load_settings(EXAMPLE_SETTINGS)
+    facility = load_facility(settings.facility)
+    for target in job["static_configs"]:
+        assert all(t.endswith(f":{settings.console.port}") for t in target["targets"])
+        assert target["labels"]["archive"] in facility.sites
+    return facility
+
+
 LOADERS = {
+    "console/example-prometheus.yaml": _load_prometheus,
+    "collectors/example-influx.yaml": _load_influx_settings,
     "inspections/example-inspections.yaml": _load_inspections,
     "sensors/example-site.yaml": _load_site,
     "alerts/example-alerting.yaml": _load_alerting,
     "lantai/example-settings.yaml": _load_settings,
+    "lantai/example-collect.yaml": _load_settings,  # share_group: tests/test_shared_subscription.py
     "rules/example-rules.yaml": _load_rules,
 }
 

@@ -23,7 +23,7 @@ from inspections.templates import Template, parse_templates
 from sensors.clock import FakeClock
 from sensors.events import AlarmEvent
 from sensors.facility import Facility
-from tests.test_alerts import postgres_url
+from tests.postgres_server import postgres_url
 
 SITE = "yunxi"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -32,7 +32,8 @@ from sensors.clock import FakeClock
 from sensors.events import AlarmEvent, Category, MetricSample, Severity, Transition
 from sensors.facility import Facility
 from tests.console_server import SITE, Console, console_stores
-from tests.test_alerts import pg_schema, postgres_url  # noqa: F401 - pg_schema is a fixture
+from tests.postgres_server import postgres_url
+from tests.test_alerts import pg_schema  # noqa: F401 - a fixture
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY, TUESDAY, WEDNESDAY = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)

@@ -146,6 +146,8 @@ PAGES: Mapping[str, Mapping[str, int | str]] = {
         OTHER_SITE: 403,
         STRANGER: 401,
     },
+    # Prometheus' scrape: any reader (another site's sees none of this site's series).
+    "/metrics": {**dict.fromkeys(LISTS, 200), GUARD: 403, STRANGER: 401},
 }
 
 
@@ -387,7 +389,9 @@ def served(tmp_path: Path, facility: Facility) -> Iterator[Served]:
     clock = FakeClock(datetime(2026, 1, 5, 1, 0, tzinfo=UTC))
     with console_stores(tmp_path, facility, clock, matrix_alerting(tmp_path)) as console:
         injector = RecordingInjector()
-        app = create_app(console.context(demo=injector))
+        # /metrics renders whatever the service collects; what it shows is tested in
+        # tests/test_metrics.py, here only who gets through.
+        app = create_app(console.context(demo=injector, metrics=list))
         document = app.openapi()
         operations = {
             (method.upper(), path) for path, item in document["paths"].items() for method in item

@@ -32,16 +32,29 @@ from sensors.facility import Facility
 from tests.alarm_desk import Desk, Smtp, local_time, smtp_fixture  # noqa: F401
 from tests.console_server import serve
 from tests.fake_twilio import AUTH_TOKEN, PUBLIC_URL, FakeTwilio, fake_twilio_fixture, settings_for  # noqa: F401
+from tests.postgres_server import postgres_url
+from tests.test_alerts import pg_schema  # noqa: F401 - a fixture
 
 FIRE = "fire:yunxi:B2-01"
 LI, CHEN, ZHAO = "+8613800000002", "+8613800000004", "+8613800000003"
 
 
 @pytest.fixture
-def desk(tmp_path: Path, facility: Facility, fake_twilio: FakeTwilio, smtp: Smtp) -> Desk:
+def desk(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    facility: Facility,
+    fake_twilio: FakeTwilio,
+    smtp: Smtp,
+) -> Iterator[Desk]:
+    """On SQLite; a test parametrised indirectly with "postgresql" gets a fresh schema."""
+    backend = getattr(request, "param", "sqlite")
+    url = None if backend == "sqlite" else postgres_url(request.getfixturevalue("pg_schema"))
     # Tuesday 24 November 2026, 02:05 in Yunxi: Monday's night shift (li) is on duty.
     clock = FakeClock(local_time(facility, "2026-11-24 02:05"))
-    return Desk.open(tmp_path, facility, clock, fake_twilio, smtp)
+    opened = Desk.open(tmp_path, facility, clock, fake_twilio, smtp, url=url)
+    yield opened
+    opened.close()
 
 
 @contextmanager
@@ -223,6 +236,8 @@ def test_an_sms_outage_falls_back_to_a_call_and_loses_nothing(desk: Desk) -> Non
         assert row.state == "sent" or (row.state == "failed" and row.id in carried), row
 
 
+# The outbox across a crash is where the database matters: on both.
+@pytest.mark.parametrize("desk", ["sqlite", "postgresql"], indirect=True)
 def test_a_restart_mid_escalation_resumes_where_it_was(desk: Desk) -> None:
     desk.fire()
     desk.wait(minutes=3)  # SMS at 02:05, call at 02:07
@@ -238,6 +253,7 @@ def test_a_restart_mid_escalation_resumes_where_it_was(desk: Desk) -> None:
     assert len(desk.twilio_posts("Messages")) == 3  # nothing twice
 
 
+@pytest.mark.parametrize("desk", ["sqlite", "postgresql"], indirect=True)
 def test_a_crash_between_sending_and_recording_sends_nothing_twice(desk: Desk) -> None:
     # Lantai dies right after Twilio accepted the fire's SMS, before the outbox recorded it.
     _crash_after_send(desk)

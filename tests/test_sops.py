@@ -22,7 +22,8 @@ from sensors.clock import FakeClock
 from sensors.events import Category
 from sensors.facility import Facility
 from tests.console_server import Console, login, running_console
-from tests.test_alerts import pg_schema, postgres_url  # noqa: F401 - pg_schema is a fixture
+from tests.postgres_server import postgres_url
+from tests.test_alerts import pg_schema  # noqa: F401 - a fixture
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 LEAK = SopText(

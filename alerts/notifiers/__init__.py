@@ -56,12 +56,18 @@ class Message:
 
 
 class DeliveryError(Exception):
-    """A send failed. ``retryable`` is False when trying again cannot help (bad number)."""
+    """A send failed. ``retryable`` is False when trying again cannot help (bad number).
 
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+    ``maybe_sent``: no answer came back after the request went out (a read timeout, a
+    dropped connection), so the provider may have taken it; the outbox then asks the
+    provider (``find_sent``) before sending it again, as after a crash.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = True, maybe_sent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.maybe_sent = maybe_sent
 
 
 class Notifier(Protocol):

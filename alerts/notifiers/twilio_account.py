@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import urllib3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
@@ -177,8 +178,24 @@ def delivery_errors(doing: str) -> Iterator[None]:
     except OSError as exc:  # requests' errors are OSErrors: refused, reset, timed out, DNS
         detail = str(exc)[:300]
         raise DeliveryError(
-            f"{doing}: cannot reach Twilio ({type(exc).__name__}: {detail})"
+            f"{doing}: cannot reach Twilio ({type(exc).__name__}: {detail})",
+            maybe_sent=_may_have_arrived(exc),
         ) from None
+
+
+def _may_have_arrived(exc: OSError) -> bool:
+    """Whether Twilio may have taken the request although no answer came back.
+
+    Only a connection that was never made (refused, DNS, connect timeout) proves it did
+    not; a read timeout or a connection dropped mid-answer may follow Twilio's acceptance.
+    """
+    # requests wraps urllib3's error as its first argument (in MaxRetryError's reason
+    # when urllib3 gave up on the connection).
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, urllib3.exceptions.MaxRetryError):
+        inner = inner.reason
+    # NewConnectionError (refused, name resolution) is a ConnectTimeoutError too.
+    return not isinstance(inner, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _from_twilio(doing: str, exc: TwilioException) -> DeliveryError:

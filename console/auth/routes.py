@@ -38,15 +38,20 @@ _LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_auth_router(auth: AuthService, gate: Gate | None = None) -> APIRouter:
-    """The accounts routes on ``auth``; pass the app's ``gate`` to share it."""
+def build_auth_router(
+    auth: AuthService, gate: Gate | None = None, *, published_over_https: bool = False
+) -> APIRouter:
+    """The accounts routes on ``auth``; pass the app's ``gate`` to share it.
+    ``published_over_https``: the console's public address is https, so its cookies are
+    Secure even when the request reached it as plain http (a TLS proxy that uvicorn does
+    not trust, or that sends no X-Forwarded-Proto)."""
     router = APIRouter(tags=["auth"])
 
     @router.get("/login", include_in_schema=False)
     def login_page() -> FileResponse:
         return FileResponse(LOGIN_PAGE, headers=_PAGE_HEADERS)
 
-    _add_login_routes(router, auth)
+    _add_login_routes(router, auth, published_over_https=published_over_https)
     _add_me_routes(router, auth, gate or Gate(auth))
     return router
 
@@ -60,7 +65,7 @@ def _json_only(request: Request) -> None:
         raise HTTPException(415, "登录请求须为 JSON / a login must be sent as JSON")
 
 
-def _add_login_routes(router: APIRouter, auth: AuthService) -> None:
+def _add_login_routes(router: APIRouter, auth: AuthService, *, published_over_https: bool) -> None:
     @router.post("/api/auth/login", responses=_LOGIN_ERRORS, dependencies=[Depends(_json_only)])
     def login(body: LoginIn, request: Request, response: Response) -> SessionOut:
         """Log in with a user name and password: sets the session cookie (HttpOnly) and
@@ -82,7 +87,8 @@ def _add_login_routes(router: APIRouter, auth: AuthService) -> None:
         if previous:
             auth.sessions.end(previous)
         lifetime = int((done.session.expires_at - auth.clock.now()).total_seconds())
-        _set_cookies(auth, request, response, done.session.token, lifetime)
+        secure = published_over_https or _secure_request(auth, request)
+        _set_cookies(response, done.session.token, lifetime, secure=secure)
         return SessionOut(
             user=PrincipalOut.of(done.account.principal()),
             csrf_token=done.session.csrf,
@@ -121,10 +127,12 @@ def _add_me_routes(router: APIRouter, auth: AuthService, gate: Gate) -> None:
         return _session_out(dataclasses.replace(who, language=body.language), request)
 
 
-def _set_cookies(
-    auth: AuthService, request: Request, response: Response, token: str, max_age: int
-) -> None:
-    secure = auth.settings.cookie_security is CookieSecurity.ALWAYS or request.url.scheme == "https"
+def _secure_request(auth: AuthService, request: Request) -> bool:
+    """Whether the settings or the request itself (https as uvicorn sees it) ask for Secure."""
+    return auth.settings.cookie_security is CookieSecurity.ALWAYS or request.url.scheme == "https"
+
+
+def _set_cookies(response: Response, token: str, max_age: int, *, secure: bool) -> None:
     common: dict[str, Any] = {"max_age": max_age, "path": "/", "secure": secure}
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", **common)
     # Readable by the page's script, which copies it into the X-CSRF-Token header.

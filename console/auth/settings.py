@@ -17,8 +17,9 @@ class CookieSecurity(StrEnum):
     """When the session cookies carry the ``Secure`` flag."""
 
     # Secure when the request came over https, as uvicorn sees it (it honours
-    # X-Forwarded-Proto from the proxies it trusts): the demo on http://127.0.0.1 works,
-    # and a console behind TLS gets Secure cookies without a setting.
+    # X-Forwarded-Proto from the proxies it trusts), or when console.public_url is https:
+    # the demo on http://127.0.0.1 works, and a console behind TLS gets Secure cookies
+    # without a setting.
     AUTO = "auto"
     # Always Secure: for a proxy that terminates TLS but does not say so.
     ALWAYS = "always"

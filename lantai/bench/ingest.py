@@ -6,6 +6,11 @@ subscriber that only counts, on the same protocol as the pipeline, and (3) the p
 decode, validate, rules, durable SQLite write, acknowledge. Same stream, same run. The
 rules are built as the service builds them (in their own process unless
 ``rules_in_process``; state database, metrics to the store, the timer sweep every 5 s).
+
+With ``batch`` N > 1 the same readings are published as JSON arrays of N on
+``archive/<site>/_batch``, as a gateway would send them. The pipeline's figure is still
+readings/s; the two clients only count messages, so theirs are messages/s × N (what they
+would reach if the pipeline cost nothing per element).
 """
 
 from __future__ import annotations
@@ -277,9 +282,13 @@ def run_ingest_bench(
     rounds: int = 3,
     rules: bool = True,
     rules_in_process: bool = False,
+    batch: int = 1,
 ) -> dict[str, Any]:
     """Interleaved rounds of bare paho and the pipeline on the same stream; medians."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
     proto = MqttProtocol(protocol)
+    messages = -(-count // batch)  # what the broker carries: readings in arrays of `batch`
     facility = bench_facility(sensors)
     pipeline_rates: list[float] = []
     bare_rates: list[float] = []
@@ -301,14 +310,15 @@ def run_ingest_bench(
                 prime_session(broker, ids["bare"], proto)
                 prime_session(broker, ids["pipe"], proto)
                 prime_mosquitto_sub(broker, ids["csub"])
-                published = _publish(broker, count, sensors)
+                published = _publish(broker, count, sensors, batch)
                 published_total += published["published"]
-                csub = drain_mosquitto_sub(broker, count, ids["csub"])
+                csub = drain_mosquitto_sub(broker, messages, ids["csub"])
                 if csub is not None:
-                    csub_rates.append(csub)
+                    csub_rates.append(csub * count / messages)
 
                 def bare(ids: dict[str, str] = ids) -> float:
-                    return drain_bare_paho(broker, count, proto, ids["bare"])
+                    rate = drain_bare_paho(broker, messages, proto, ids["bare"])
+                    return rate * count / messages  # messages/s x readings per message
 
                 def pipe(ids: dict[str, str] = ids) -> tuple[float, int, int, float | None]:
                     return drain_pipeline(
@@ -341,7 +351,9 @@ def run_ingest_bench(
     return {
         "bench": "ingest",
         "protocol": proto.value,
-        "messages": count,
+        "readings": count,
+        "messages": messages,
+        "batch": batch,
         "sensors": sensors,
         "rounds": rounds,
         "rules": rules,
@@ -359,7 +371,7 @@ def run_ingest_bench(
     }
 
 
-def _publish(broker: MosquittoBroker, count: int, sensors: int) -> dict[str, Any]:
+def _publish(broker: MosquittoBroker, count: int, sensors: int, batch: int) -> dict[str, Any]:
     # A separate process: the publisher must not share the pipeline's interpreter lock.
     out = subprocess.run(
         [
@@ -370,6 +382,7 @@ def _publish(broker: MosquittoBroker, count: int, sensors: int) -> dict[str, Any
             str(broker.port),
             str(count),
             str(sensors),
+            f"--batch={batch}",
         ],
         check=True,
         capture_output=True,

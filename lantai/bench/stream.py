@@ -84,6 +84,24 @@ def stream_messages(
     return out
 
 
+def stream_batches(
+    facility: Facility, count: int, size: int, prefix: str = "archive"
+) -> list[tuple[str, bytes]]:
+    """The same readings as ``stream_messages``, as JSON arrays of ``size`` on ``<site>/_batch``
+    (each element names its room and sensor), as a gateway would send them."""
+    elements = []
+    for topic, payload in stream_messages(facility, count, prefix):
+        _, site, room, sensor = topic.split("/")
+        elements.append((site, {"room": room, "sensor": sensor, **json.loads(payload)}))
+    return [
+        (
+            f"{prefix}/{elements[i][0]}/_batch",
+            json.dumps([item for _, item in elements[i : i + size]]).encode(),
+        )
+        for i in range(0, len(elements), size)
+    ]
+
+
 def publish(host: str, port: int, messages: list[tuple[str, bytes]], client_id: str) -> float:
     """Publish at QoS 1 with a bounded in-flight window; returns messages/s."""
     window = threading.Semaphore(MAX_IN_FLIGHT)
@@ -147,13 +165,21 @@ def publish_paced(
 
 def main() -> None:
     """Run as a separate process so publishing does not share the pipeline's GIL."""
-    host, port, count, sensors = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    messages = stream_messages(bench_facility(sensors), count)
-    if len(sys.argv) > 5:  # noqa: PLR2004 - optional rate argument
-        publish_paced(host, port, messages, float(sys.argv[5]), "bench-background")
+    args = sys.argv[1:]
+    batch = 1
+    if args and args[-1].startswith("--batch="):  # readings per message (lantai bench --batch)
+        batch = int(args.pop()[len("--batch=") :])
+    host, port, count, sensors = args[0], int(args[1]), int(args[2]), int(args[3])
+    facility = bench_facility(sensors)
+    if batch > 1:
+        messages = stream_batches(facility, count, batch)
+    else:
+        messages = stream_messages(facility, count)
+    if len(args) > 4:  # noqa: PLR2004 - optional rate argument
+        publish_paced(host, port, messages, float(args[4]), "bench-background")
         return
     rate = publish(host, port, messages, "bench-publisher")
-    print(json.dumps({"published": count, "publish_per_s": round(rate)}))
+    print(json.dumps({"published": count, "publish_per_s": round(rate * batch)}))
 
 
 if __name__ == "__main__":

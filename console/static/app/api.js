@@ -51,7 +51,15 @@ async function body(response) {
  * throws Unreachable when there is none (nor a kept copy from the service worker).
  */
 export async function getJson(url) {
-  const response = await timed(url, { headers: { Accept: "application/json" } }, TIMEOUT_MS);
+  let response;
+  try {
+    response = await timed(url, { headers: { Accept: "application/json" } }, TIMEOUT_MS);
+  } catch (error) {
+    // The service worker answers from its copy when the network fails, but a slow phone
+    // can run out of time first: read the same copy from here before saying there is none.
+    response = await keptCopy(url);
+    if (!response) throw error;
+  }
   const fromCache = response.headers.get("X-Lantai-From-Cache") === "1";
   // When this page last read the URL itself; the service worker's stamp is the fallback.
   const key = `lantai.app.read.${url}`;
@@ -62,6 +70,23 @@ export async function getJson(url) {
     fromCache,
     readAt: fromCache ? recall(key) || response.headers.get("X-Lantai-Read-At") : null,
   };
+}
+
+// The service worker's data cache (sw.js DATA_CACHE), read from the page.
+const DATA_CACHE = "lantai-checklist-v1-data";
+
+async function keptCopy(url) {
+  if (!window.caches) return null;
+  try {
+    const cache = await window.caches.open(DATA_CACHE);
+    const kept = await cache.match(new URL(url, window.location.href).href);
+    if (!kept) return null;
+    const headers = new Headers(kept.headers);
+    headers.set("X-Lantai-From-Cache", "1");
+    return new Response(await kept.blob(), { status: kept.status, headers });
+  } catch (_) {
+    return null;
+  }
 }
 
 function remember(key, value) {

@@ -9,7 +9,7 @@
 
 const VERSION = "lantai-checklist-v1";
 const SHELL_CACHE = `${VERSION}-shell`;
-const DATA_CACHE = `${VERSION}-data`;
+const DATA_CACHE = `${VERSION}-data`; // api.js reads it too when the network is slow
 // Waiting longer than this on one bar of signal is worse than showing the kept copy.
 const NETWORK_TIMEOUT_MS = 6000;
 
