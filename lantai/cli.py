@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of co
         action="store_true",
         help="run the rules on the ingest thread (not in their own process), to compare",
     )
+    ingest.add_argument(
+        "--compare",
+        action="store_true",
+        help="each round also drains without rules: what the rules cost, in pairs",
+    )
     ingest.set_defaults(func=_bench_ingest)
     rules = bench_sub.add_parser("rules", help="rule evaluations/s and state memory")
     rules.add_argument("--json", action="store_true", help="one JSON line (the default output)")
@@ -310,6 +315,7 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         rules=not args.no_rules,
         rules_in_process=args.rules_in_process,
         batch=args.batch,
+        compare=args.compare,
     )
     print(json.dumps(result))
     return 0

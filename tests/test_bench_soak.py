@@ -130,11 +130,14 @@ def _result() -> dict[str, Any]:
         "at": "2026-11-22T00:00:00+00:00",
         "machine": machine(),
         "ingest": {
-            "sensors": 200,
+            "sensors": 1000,
             "rounds": 1,
             "readings_per_s": 12345,
             "bare_paho_per_s": 20000,
             "ratio": 0.617,
+            "messages_per_part": 240,
+            "no_rules": {"readings_per_s": 14000, "ratio": 0.7, "ratio_per_round": [0.7]},
+            "with_over_without": 0.882,
             "lost": 0,
         },
         "alarm": {
@@ -184,6 +187,8 @@ def test_readme_table_replaces_only_what_lies_between_the_markers(tmp_path: Path
     assert "old table" not in text
     assert "12,345 readings/s against bare paho 20,000/s" in text
     assert "**ratio 0.617**" in text
+    assert "without rules, same rounds: ratio 0.7; with ÷ without" in text
+    assert "round by round: median 0.882; 240 messages a part" in text
     assert "p50 20.1 ms, p99 45.2 ms" in text
     assert "against a deadline of 11 s" in text
     assert "10,000 climate sensors and 1,000 smoke detectors, a simulated 1,440 min" in text

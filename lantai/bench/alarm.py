@@ -110,9 +110,15 @@ def run_alarm_bench(
                 ],
             )
             time.sleep(2)  # let the background stream reach its pace
-            stored_before, began = service.ingest.stats.stored, time.perf_counter()
+            stats = service.ingest.stats
+            stored_before, began = stats.stored, time.perf_counter()
+            parts_before, lingers_before = stats.parts, stats.lingers
             latencies, recorded = _sample(broker, service, stopwatch, twilio, samples)
-            stored_during = service.ingest.stats.stored - stored_before
+            stored_during = stats.stored - stored_before
+            # How often the decoder held a part back for a busy stream (collectors/ingest.py)
+            # while the samples ran: each hold can add up to LINGER_S to an alarm.
+            parts = stats.parts - parts_before
+            lingers = stats.lingers - lingers_before
             measured_per_s = stored_during / (time.perf_counter() - began)
         finally:
             if background is not None:
@@ -135,6 +141,8 @@ def run_alarm_bench(
         "recorded_p99_ms": round(recorded[int(0.99 * (len(recorded) - 1))], 2),
         "readings_stored_meanwhile": stored_during,
         "background_measured_per_s": round(measured_per_s),
+        "parts_held_back": lingers,
+        "parts": parts,
     }
 
 

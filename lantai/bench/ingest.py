@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,16 @@ class _Sweeper:
         self._thread.join()
 
 
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """One drain by the pipeline."""
+
+    rate: float  # readings/s
+    stored: int  # rows in the store afterwards
+    per_part: float  # messages per part the decoder handed on (see collectors/ingest.py)
+    rules_rss_mb: float | None  # the rules' own process, when they run in one
+
+
 def drain_pipeline(
     broker: MosquittoBroker,
     facility: Facility,
@@ -234,8 +245,8 @@ def drain_pipeline(
     *,
     rules: bool,
     rules_in_process: bool = False,
-) -> tuple[float, int, int, float | None]:
-    """Drain with the real pipeline; returns (readings/s, stored rows, batches, rules RSS MB)."""
+) -> Drained:
+    """Drain the queued stream with the real pipeline."""
     store = SqliteReadingStore(workdir / f"{client_id}.db", Durability.FULL)
     store.start()
     source = PahoSource(
@@ -271,7 +282,8 @@ def drain_pipeline(
         listener.stop()
     stored = store.count_readings()
     store.stop()
-    return count / elapsed, stored, ingest.stats.batches, rules_rss_mb
+    stats = ingest.stats
+    return Drained(count / elapsed, stored, stats.received / max(1, stats.parts), rules_rss_mb)
 
 
 def run_ingest_bench(
@@ -283,16 +295,23 @@ def run_ingest_bench(
     rules: bool = True,
     rules_in_process: bool = False,
     batch: int = 1,
+    compare: bool = False,
 ) -> dict[str, Any]:
-    """Interleaved rounds of bare paho and the pipeline on the same stream; medians."""
+    """Interleaved rounds of bare paho and the pipeline on the same stream; medians.
+
+    With ``compare`` each round also drains the pipeline without rules, from its own
+    session of the same stream, so that what the rules cost is measured in pairs on the
+    same machine at the same moment (this machine kind's speed varies by tens of per cent
+    from one minute to the next, which unpaired runs cannot tell from the code).
+    """
     if batch < 1:
         raise ValueError("batch must be at least 1")
     proto = MqttProtocol(protocol)
     messages = -(-count // batch)  # what the broker carries: readings in arrays of `batch`
     facility = bench_facility(sensors)
-    pipeline_rates: list[float] = []
-    bare_rates: list[float] = []
-    ratios: list[float] = []
+    drains = ["bare", "pipe", *(["plain"] if compare and rules else [])]
+    rates: dict[str, list[float]] = {name: [] for name in drains}
+    parts: dict[str, list[float]] = {name: [] for name in drains}
     csub_rates: list[float] = []
     rules_rss: list[float] = []
     lost = 0
@@ -302,53 +321,41 @@ def run_ingest_bench(
         broker = MosquittoBroker(workdir / "broker").start()
         try:
             for r in range(rounds):
-                ids = {
-                    "bare": f"bench-bare-{r}",
-                    "pipe": f"lantai-bench-{r}",
-                    "csub": f"bench-c-{r}",
-                }
-                prime_session(broker, ids["bare"], proto)
-                prime_session(broker, ids["pipe"], proto)
-                prime_mosquitto_sub(broker, ids["csub"])
+                ids = {name: f"bench-{name}-{r}" for name in drains}
+                for client_id in ids.values():
+                    prime_session(broker, client_id, proto)
+                prime_mosquitto_sub(broker, f"bench-c-{r}")
                 published = _publish(broker, count, sensors, batch)
                 published_total += published["published"]
-                csub = drain_mosquitto_sub(broker, messages, ids["csub"])
+                csub = drain_mosquitto_sub(broker, messages, f"bench-c-{r}")
                 if csub is not None:
                     csub_rates.append(csub * count / messages)
-
-                def bare(ids: dict[str, str] = ids) -> float:
-                    rate = drain_bare_paho(broker, messages, proto, ids["bare"])
-                    return rate * count / messages  # messages/s x readings per message
-
-                def pipe(ids: dict[str, str] = ids) -> tuple[float, int, int, float | None]:
-                    return drain_pipeline(
+                # Rotate the order so that no drain always runs on a warmer machine.
+                for name in drains[r % len(drains) :] + drains[: r % len(drains)]:
+                    if name == "bare":
+                        rate = drain_bare_paho(broker, messages, proto, ids[name])
+                        rates[name].append(rate * count / messages)  # messages/s x per message
+                        continue
+                    drained = drain_pipeline(
                         broker,
                         facility,
                         count,
                         proto,
-                        ids["pipe"],
+                        ids[name],
                         workdir,
-                        rules=rules,
+                        rules=rules and name == "pipe",
                         rules_in_process=rules_in_process,
                     )
-
-                # Alternate the order so neither drain always runs on a warmer machine.
-                if r % 2 == 0:
-                    bare_rate = bare()
-                    rate, stored, _, child_rss = pipe()
-                else:
-                    rate, stored, _, child_rss = pipe()
-                    bare_rate = bare()
-                if child_rss is not None:
-                    rules_rss.append(child_rss)
-                bare_rates.append(bare_rate)
-                pipeline_rates.append(rate)
-                ratios.append(rate / bare_rate)
-                lost += published["published"] - stored
+                    rates[name].append(drained.rate)
+                    parts[name].append(drained.per_part)
+                    lost += published["published"] - drained.stored
+                    if drained.rules_rss_mb is not None:
+                        rules_rss.append(drained.rules_rss_mb)
             rss_mb = psutil.Process().memory_info().rss / 1e6
         finally:
             broker.stop()
-    return {
+    ratios = [p / b for p, b in zip(rates["pipe"], rates["bare"], strict=True)]
+    result: dict[str, Any] = {
         "bench": "ingest",
         "protocol": proto.value,
         "readings": count,
@@ -358,17 +365,30 @@ def run_ingest_bench(
         "rounds": rounds,
         "rules": rules,
         "rules_in_process": rules and rules_in_process,
-        "readings_per_s": round(statistics.median(pipeline_rates)),
-        "bare_paho_per_s": round(statistics.median(bare_rates)),
+        "readings_per_s": round(statistics.median(rates["pipe"])),
+        "bare_paho_per_s": round(statistics.median(rates["bare"])),
         "mosquitto_sub_per_s": round(statistics.median(csub_rates)) if csub_rates else None,
         "ratio": round(statistics.median(ratios), 3),
         "ratio_per_round": [round(x, 3) for x in ratios],
+        "messages_per_part": round(statistics.median(parts["pipe"])),
         "published": published_total,
         "lost": lost,
         "rss_mb": round(rss_mb, 1),
         # The rules' own process, when they run in one (its RSS at the end of a drain).
         "rules_rss_mb": round(max(rules_rss), 1) if rules_rss else None,
     }
+    if "plain" in rates:
+        plain = [p / b for p, b in zip(rates["plain"], rates["bare"], strict=True)]
+        paired = [w / wo for w, wo in zip(rates["pipe"], rates["plain"], strict=True)]
+        result["no_rules"] = {
+            "readings_per_s": round(statistics.median(rates["plain"])),
+            "ratio": round(statistics.median(plain), 3),
+            "ratio_per_round": [round(x, 3) for x in plain],
+        }
+        # Per round, with rules ÷ without: the share of the throughput the rules leave.
+        result["with_over_without"] = round(statistics.median(paired), 3)
+        result["with_over_without_per_round"] = [round(x, 3) for x in paired]
+    return result
 
 
 def _publish(broker: MosquittoBroker, count: int, sensors: int, batch: int) -> dict[str, Any]:

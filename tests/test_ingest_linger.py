@@ -1,0 +1,86 @@
+"""The decoder gathers a busy stream into parts worth their costs and never holds a quiet one.
+
+``collectors/ingest.py`` (LINGER_S): while the last part held more than one message, the
+decoder waits a few milliseconds for paho to queue more; after a part of one message it
+goes on at once. Against a real Mosquitto, counted by the ingest's own part counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collectors.decode import Decoder
+from collectors.ingest import Ingest
+from collectors.mqtt_source import MqttSettings, PahoSource
+from collectors.sqlite_store import SqliteReadingStore
+from lantai.broker import MosquittoBroker
+from sensors.clock import SystemClock
+from sensors.facility import Facility
+from tests.mqtt_helpers import climate_stream, publish_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
+    s = SqliteReadingStore(tmp_path / "readings.db")
+    s.start()
+    yield s
+    s.stop()
+
+
+def _ingest(
+    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, client_id: str
+) -> tuple[Ingest, PahoSource]:
+    source = PahoSource(MqttSettings(host=broker.host, port=broker.port, client_id=client_id))
+    return Ingest(source, Decoder(facility), store, SystemClock()), source
+
+
+def test_a_quiet_stream_is_never_held(
+    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+) -> None:
+    ingest, source = _ingest(broker, facility, store, unique_id)
+    ingest.start()
+    try:
+        assert source.wait_connected(10)
+        # One message at a time, each stored before the next is sent: a site's normal pace.
+        for n, message in enumerate(climate_stream(facility, 15), start=1):
+            publish_all(broker.host, broker.port, [message], f"{unique_id}-pub")
+
+            def stored(n: int = n) -> bool:
+                return ingest.stats.stored >= n
+
+            wait_for(stored, 10, f"reading {n}")
+    finally:
+        ingest.stop()
+    assert (ingest.stats.received, ingest.stats.parts) == (15, 15)
+    assert ingest.stats.lingers == 0
+
+
+def test_a_backlog_is_gathered_into_larger_parts(
+    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+) -> None:
+    # A backlog, as after a restart: the session is made, then 4,000 readings are queued in
+    # the broker while the collector is away, and arrive as fast as the broker sends them.
+    first, source = _ingest(broker, facility, store, unique_id)
+    first.start()
+    try:
+        assert source.wait_connected(10)
+    finally:
+        first.stop()
+    publish_all(broker.host, broker.port, climate_stream(facility, 4000), f"{unique_id}-pub")
+    ingest, source = _ingest(broker, facility, store, unique_id)
+    ingest.start()
+    try:
+        wait_for(lambda: ingest.stats.stored >= 4000, 60, "every reading")
+    finally:
+        ingest.stop()
+    stats = ingest.stats
+    assert store.count_readings() == 4000
+    # The backlog made the stream busy, so the decoder waited for paho to fill its parts
+    # (here ~235 messages a part; ~23 with the wait switched off).
+    assert stats.lingers > 0, stats
+    assert stats.received / stats.parts >= 20, stats
