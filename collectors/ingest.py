@@ -2,8 +2,9 @@
 
 Two threads. The first drains the delivery queue in batches (group commit: under load a
 batch grows to thousands of messages and costs one transaction; when quiet each message
-is its own batch, so a smoke reading reaches the rules at once), decodes them and hands
-them to the rules. The second writes each batch durably and only then acknowledges it,
+is its own batch, so a smoke reading reaches the rules at once; under a flood it waits a
+few milliseconds for a part worth its costs, ``LINGER_S``), decodes them and hands them
+to the rules. The second writes each batch durably and only then acknowledges it,
 batches in order. SQLite writes in C without the interpreter lock, so while one batch is
 being written the next is decoded and evaluated instead of waiting. Rules that run in a
 process of their own (``EvaluatingListener``) take the batch at once and evaluate it while
@@ -61,12 +62,13 @@ WRITE_STALL_S = 0.25
 # "Busy" has two thresholds so that a moderate stream is not held: it starts when a part
 # gathered without waiting holds LINGER_START messages (they piled up while one part was
 # decoded), and lasts while a part gathered by waiting holds LINGER_KEEP (the stream runs
-# at over LINGER_KEEP / LINGER_S = 6,400 messages/s). Measured at 1,000 sensors (README
-# "What bounds ingest"): parts grow from ~15 to ~230 messages, and the ratio to bare paho
-# from ~0.65 to ~0.9 without rules and from ~0.5 to ~0.75 with them. A quiet or moderate
-# stream is never held, so a smoke reading goes on at once; in a flood an alarm waits at
-# most LINGER_S more: 0.1 % of the 10 s NFPA 72 allows from detector to annunciation, and
-# of GB 50166's 3 s for linkage (archive-standards.md, fire-timing norms).
+# at over LINGER_KEEP / LINGER_S = 6,400 messages/s). Measured at 1,000 sensors: parts
+# grow from ~15 to ~230 messages, and the ratio to bare paho from ~0.65 to ~0.9 without
+# rules and from ~0.5 to ~0.75 with them (README "Gathering a busy stream" has the runs
+# and the alarm benchmark's figures). A quiet or moderate stream is never held, so a smoke
+# reading goes on at once; in a flood an alarm waits at most LINGER_S more: 0.1 % of the
+# 10 s NFPA 72 allows from detector to annunciation, 0.3 % of GB 50166's 3 s for linkage
+# (archive-standards.md, fire-timing norms).
 LINGER_S = 0.010
 LINGER_ENOUGH = 256
 LINGER_START = 16

@@ -27,6 +27,11 @@ from collectors.topics import subscription
 
 log = logging.getLogger(__name__)
 
+# Unsubscribed from at stop, to learn that the broker has read every PUBACK before it
+# (PahoSource._settle_acks). Never subscribed to: the unsubscribe changes nothing.
+ACK_BARRIER_FILTER = "lantai/_ack-barrier"
+ACK_BARRIER_WAIT_S = 5.0
+
 
 class MqttProtocol(StrEnum):
     """MQTT 3.1.1 drains ~3x faster in paho than 5 (no properties object per message)."""
@@ -134,11 +139,28 @@ class PahoSource:
     def stop(self) -> None:
         client = self._client
         if client is not None:
+            if self._connected.is_set():
+                self._settle_acks(client)
             client.disconnect()
             client.loop_stop()
             self._client = None
         self._connected.clear()
         self._subscribed.clear()
+
+    def _settle_acks(self, client: mqtt.Client) -> None:
+        """Return once the broker has processed every PUBACK sent so far.
+
+        A broker handles a connection's packets in order, but a client that connects with
+        the same id (a restart) takes the session over at once, and PUBACKs still unread on
+        the old connection are lost: the broker sends those messages again. So before
+        disconnecting, ask for an answer that must come after them: an UNSUBSCRIBE of a
+        filter this client never subscribed to (it changes nothing, and no ACL governs it).
+        """
+        answered = threading.Event()
+        client.on_unsubscribe = lambda *_: answered.set()
+        result, _mid = client.unsubscribe(ACK_BARRIER_FILTER)
+        if result == mqtt.MQTT_ERR_SUCCESS and not answered.wait(ACK_BARRIER_WAIT_S):
+            log.warning("the broker did not confirm the last acknowledgements before stop")
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from collectors.sqlite_store import SqliteReadingStore
 from lantai.broker import MosquittoBroker
 from rules.kinds import Target
 from sensors.clock import FakeClock
@@ -44,6 +45,15 @@ def postgres_server() -> Iterator[str]:
             yield url
     except PostgresUnavailableError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture
+def readings_store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
+    """A started readings store in the test's own folder (the collector tests write to it)."""
+    store = SqliteReadingStore(tmp_path / "readings.db")
+    store.start()
+    yield store
+    store.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -54,11 +53,8 @@ class WatchedStore:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
-    s = SqliteReadingStore(tmp_path / "readings.db")
-    s.start()
-    yield s
-    s.stop()
+def store(readings_store: SqliteReadingStore) -> SqliteReadingStore:
+    return readings_store
 
 
 def make_ingest(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
@@ -49,11 +48,8 @@ class FlakyStore:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
-    s = SqliteReadingStore(tmp_path / "readings.db")
-    s.start()
-    yield s
-    s.stop()
+def store(readings_store: SqliteReadingStore) -> SqliteReadingStore:
+    return readings_store
 
 
 def make_ingest(

@@ -7,9 +7,6 @@ goes on at once. Against a real Mosquitto, counted by the ingest's own part coun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from collectors.decode import Decoder
@@ -24,14 +21,6 @@ from tests.mqtt_helpers import climate_stream, publish_all, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteReadingStore]:
-    s = SqliteReadingStore(tmp_path / "readings.db")
-    s.start()
-    yield s
-    s.stop()
-
-
 def _ingest(
     broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, client_id: str
 ) -> tuple[Ingest, PahoSource]:
@@ -40,9 +29,9 @@ def _ingest(
 
 
 def test_a_quiet_stream_is_never_held(
-    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+    broker: MosquittoBroker, facility: Facility, readings_store: SqliteReadingStore, unique_id: str
 ) -> None:
-    ingest, source = _ingest(broker, facility, store, unique_id)
+    ingest, source = _ingest(broker, facility, readings_store, unique_id)
     ingest.start()
     try:
         assert source.wait_connected(10)
@@ -61,25 +50,25 @@ def test_a_quiet_stream_is_never_held(
 
 
 def test_a_backlog_is_gathered_into_larger_parts(
-    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
+    broker: MosquittoBroker, facility: Facility, readings_store: SqliteReadingStore, unique_id: str
 ) -> None:
     # A backlog, as after a restart: the session is made, then 4,000 readings are queued in
     # the broker while the collector is away, and arrive as fast as the broker sends them.
-    first, source = _ingest(broker, facility, store, unique_id)
+    first, source = _ingest(broker, facility, readings_store, unique_id)
     first.start()
     try:
         assert source.wait_connected(10)
     finally:
         first.stop()
     publish_all(broker.host, broker.port, climate_stream(facility, 4000), f"{unique_id}-pub")
-    ingest, source = _ingest(broker, facility, store, unique_id)
+    ingest, source = _ingest(broker, facility, readings_store, unique_id)
     ingest.start()
     try:
         wait_for(lambda: ingest.stats.stored >= 4000, 60, "every reading")
     finally:
         ingest.stop()
     stats = ingest.stats
-    assert store.count_readings() == 4000
+    assert readings_store.count_readings() == 4000
     # The backlog made the stream busy, so the decoder waited for paho to fill its parts
     # (here ~235 messages a part; ~23 with the wait switched off).
     assert stats.lingers > 0, stats
