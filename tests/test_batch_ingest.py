@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.decode import Decoder
-from collectors.ingest import Ingest
-from collectors.mqtt_source import MqttProtocol, MqttSettings, PahoSource
-from collectors.sqlite_store import Batch, SqliteReadingStore
+from collectors.mqtt_source import MqttProtocol
+from collectors.sqlite_store import SqliteReadingStore
 from lantai.broker import MosquittoBroker
-from sensors.clock import SystemClock
 from sensors.facility import Facility, SensorKind
-from sensors.reading import PresenceUpdate, Reading
+from tests.ingest_helpers import Recorder, SwitchableStore, make_ingest
 from tests.mqtt_helpers import drain_session, publish_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,57 +19,9 @@ pytestmark = pytest.mark.integration
 BATCH = "archive/yunxi/_batch"
 
 
-class Recorder:
-    """A ReadingListener that keeps what it was handed (the rules' view)."""
-
-    def __init__(self) -> None:
-        self.readings: list[Reading] = []
-
-    def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
-        del presence
-        self.readings.extend(readings)
-
-
-class WatchedStore:
-    """The real store, recording each transaction's size, and refusing writes on demand."""
-
-    def __init__(self, inner: SqliteReadingStore) -> None:
-        self.inner = inner
-        self.failing = False
-        self.refused = 0
-        self.sizes: list[int] = []
-
-    def write(self, batch: Batch) -> None:
-        if self.failing:
-            self.refused += 1
-            raise sqlite3.OperationalError("database is locked")
-        self.inner.write(batch)
-        self.sizes.append(len(batch.readings) + len(batch.rejected))
-
-
 @pytest.fixture
 def store(readings_store: SqliteReadingStore) -> SqliteReadingStore:
     return readings_store
-
-
-def make_ingest(
-    broker: MosquittoBroker,
-    facility: Facility,
-    store: SqliteReadingStore | WatchedStore,
-    client_id: str,
-    listener: Recorder | None = None,
-    *,
-    protocol: MqttProtocol = MqttProtocol.V311,
-    max_batch: int = 5000,
-) -> tuple[Ingest, PahoSource]:
-    source = PahoSource(
-        MqttSettings(host=broker.host, port=broker.port, client_id=client_id, protocol=protocol)
-    )
-    decoder = Decoder(facility)
-    ingest = Ingest(
-        source, decoder, store, SystemClock(), listener, max_batch=max_batch, retry_max_s=0.5
-    )
-    return ingest, source
 
 
 def batches(
@@ -152,7 +99,7 @@ def test_a_redelivered_batch_is_stored_once(
 def test_no_element_is_acknowledged_until_the_whole_batch_is_written(
     broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
 ) -> None:
-    watched = WatchedStore(store)
+    watched = SwitchableStore(store)
     watched.failing = True
     ingest, source = make_ingest(broker, facility, watched, unique_id)
     ingest.start()
@@ -181,7 +128,7 @@ def test_a_drained_backlog_of_batches_is_written_in_bounded_transactions(
     first.stop()
     publish_all(broker.host, broker.port, batches(facility, 4000, 100), f"{unique_id}-pub")
     # ...drained at once: 40 messages would make one 4,000-row transaction.
-    watched = WatchedStore(store)
+    watched = SwitchableStore(store)
     ingest, _ = make_ingest(broker, facility, watched, unique_id, max_batch=500)
     ingest.start()
     wait_for(lambda: ingest.stats.stored >= 4000, 20, "the backlog")

@@ -2,76 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
-
 import pytest
 
-from collectors.decode import Decoder
-from collectors.ingest import Ingest
-from collectors.mqtt_source import MqttProtocol, MqttSettings, PahoSource
-from collectors.sqlite_store import Batch, SqliteReadingStore
+from collectors.mqtt_source import MqttProtocol
+from collectors.sqlite_store import SqliteReadingStore
 from lantai.broker import MosquittoBroker
-from sensors.clock import SystemClock
 from sensors.facility import Facility
-from sensors.reading import PresenceUpdate, Reading
+from tests.ingest_helpers import Recorder, SwitchableStore, make_ingest
 from tests.mqtt_helpers import climate_stream, drain_session, publish_all, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-class Recorder:
-    """A ReadingListener that keeps what it was handed."""
-
-    def __init__(self) -> None:
-        self.readings: list[Reading] = []
-        self.presence: list[PresenceUpdate] = []
-
-    def on_readings(self, readings: Sequence[Reading], presence: Sequence[PresenceUpdate]) -> None:
-        self.readings.extend(readings)
-        self.presence.extend(presence)
-
-
-class FlakyStore:
-    """The real store behind a switch that makes writes fail, like a locked database."""
-
-    def __init__(self, inner: SqliteReadingStore) -> None:
-        self.inner = inner
-        self.failing = True
-        self.refused = 0
-
-    def write(self, batch: Batch) -> None:
-        if self.failing:
-            self.refused += 1
-            raise sqlite3.OperationalError("database is locked")
-        self.inner.write(batch)
-
-
 @pytest.fixture
 def store(readings_store: SqliteReadingStore) -> SqliteReadingStore:
     return readings_store
-
-
-def make_ingest(
-    broker: MosquittoBroker,
-    facility: Facility,
-    store: object,
-    client_id: str,
-    listener: Recorder | None = None,
-    protocol: MqttProtocol = MqttProtocol.V311,
-) -> tuple[Ingest, PahoSource]:
-    source = PahoSource(
-        MqttSettings(
-            host=broker.host,
-            port=broker.port,
-            client_id=client_id,
-            protocol=protocol,
-            reconnect_min_s=1,
-            reconnect_max_s=2,
-        )
-    )
-    ingest = Ingest(source, Decoder(facility), store, SystemClock(), listener, retry_max_s=0.5)  # type: ignore[arg-type]
-    return ingest, source
 
 
 @pytest.mark.parametrize("protocol", [MqttProtocol.V311, MqttProtocol.V5])
@@ -105,7 +50,7 @@ def test_readings_are_stored_then_acknowledged(
 def test_nothing_is_acknowledged_until_it_is_written(
     broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
 ) -> None:
-    flaky = FlakyStore(store)
+    flaky = SwitchableStore(store, failing=True)
     ingest, source = make_ingest(broker, facility, flaky, unique_id)
     ingest.start()
     assert source.wait_connected(10)
@@ -125,7 +70,7 @@ def test_nothing_is_acknowledged_until_it_is_written(
 def test_writes_resume_when_the_store_comes_back(
     broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, unique_id: str
 ) -> None:
-    flaky = FlakyStore(store)
+    flaky = SwitchableStore(store, failing=True)
     ingest, source = make_ingest(broker, facility, flaky, unique_id)
     ingest.start()
     assert source.wait_connected(10)

@@ -9,29 +9,19 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.decode import Decoder
-from collectors.ingest import Ingest
-from collectors.mqtt_source import MqttSettings, PahoSource
 from collectors.sqlite_store import SqliteReadingStore
 from lantai.broker import MosquittoBroker
-from sensors.clock import SystemClock
 from sensors.facility import Facility
+from tests.ingest_helpers import make_ingest
 from tests.mqtt_helpers import climate_stream, publish_all, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def _ingest(
-    broker: MosquittoBroker, facility: Facility, store: SqliteReadingStore, client_id: str
-) -> tuple[Ingest, PahoSource]:
-    source = PahoSource(MqttSettings(host=broker.host, port=broker.port, client_id=client_id))
-    return Ingest(source, Decoder(facility), store, SystemClock()), source
-
-
 def test_a_quiet_stream_is_never_held(
     broker: MosquittoBroker, facility: Facility, readings_store: SqliteReadingStore, unique_id: str
 ) -> None:
-    ingest, source = _ingest(broker, facility, readings_store, unique_id)
+    ingest, source = make_ingest(broker, facility, readings_store, unique_id)
     ingest.start()
     try:
         assert source.wait_connected(10)
@@ -54,14 +44,14 @@ def test_a_backlog_is_gathered_into_larger_parts(
 ) -> None:
     # A backlog, as after a restart: the session is made, then 4,000 readings are queued in
     # the broker while the collector is away, and arrive as fast as the broker sends them.
-    first, source = _ingest(broker, facility, readings_store, unique_id)
+    first, source = make_ingest(broker, facility, readings_store, unique_id)
     first.start()
     try:
         assert source.wait_connected(10)
     finally:
         first.stop()
     publish_all(broker.host, broker.port, climate_stream(facility, 4000), f"{unique_id}-pub")
-    ingest, source = _ingest(broker, facility, readings_store, unique_id)
+    ingest, source = make_ingest(broker, facility, readings_store, unique_id)
     ingest.start()
     try:
         wait_for(lambda: ingest.stats.stored >= 4000, 60, "every reading")
